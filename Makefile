@@ -1,0 +1,108 @@
+# autossh: one hand-written GNU Makefile.  `make` builds ./autossh,
+# `make check` runs every test against a sanitizer build.
+
+VERSION = 2.0.0
+
+CC ?= cc
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DESTDIR ?=
+CFLAGS ?= -O2 -g
+CPPFLAGS ?=
+LDFLAGS ?=
+WERROR ?= -Werror
+PYTHON ?= /usr/bin/python3
+
+WARN = -Wall -Wextra $(WERROR) -Wshadow -Wformat=2 -Wstrict-prototypes \
+	-Wmissing-prototypes -Wvla -Wwrite-strings -Wundef
+HARDEN = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+P_CPPFLAGS = -D_GNU_SOURCE -DAUTOSSH_VERSION='"$(VERSION)"' $(CPPFLAGS)
+P_CFLAGS = -std=c11 $(WARN) -MMD -MP $(CFLAGS)
+P_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+ASAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer -O1 -g
+
+SRCS := $(wildcard src/*.c)
+LIB_SRCS := $(filter-out src/main.c,$(SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+
+OBJS := $(SRCS:src/%.c=build/%.o)
+ASAN_OBJS := $(SRCS:src/%.c=build/asan/%.o)
+ASAN_LIB_OBJS := $(LIB_SRCS:src/%.c=build/asan/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/asan/%)
+
+.PHONY: all install uninstall unit cli process integration check deps \
+	lint valgrind bench demo clean
+
+all: autossh
+
+autossh: $(OBJS)
+	$(CC) $(P_CFLAGS) $(HARDEN) $(P_LDFLAGS) -o $@ $(OBJS)
+
+build/%.o: src/%.c | build
+	$(CC) $(P_CPPFLAGS) $(P_CFLAGS) $(HARDEN) -c -o $@ $<
+
+build/asan/autossh: $(ASAN_OBJS)
+	$(CC) $(P_CFLAGS) $(ASAN) -o $@ $(ASAN_OBJS)
+
+build/asan/%.o: src/%.c | build/asan
+	$(CC) $(P_CPPFLAGS) $(P_CFLAGS) $(ASAN) -c -o $@ $<
+
+build/asan/test_%: tests/unit/test_%.c $(ASAN_LIB_OBJS) | build/asan
+	$(CC) $(P_CPPFLAGS) -Isrc $(P_CFLAGS) $(ASAN) -o $@ $< \
+		$(ASAN_LIB_OBJS) -lcmocka
+
+build build/asan:
+	mkdir -p $@
+
+install: autossh
+	install -D -m 0755 autossh $(DESTDIR)$(BINDIR)/autossh
+	install -D -m 0644 man/autossh.1 $(DESTDIR)$(MANDIR)/man1/autossh.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/autossh $(DESTDIR)$(MANDIR)/man1/autossh.1
+
+# Installs the Debian packages the tests need, when missing.
+deps:
+	@scripts/deps
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+cli: build/asan/autossh
+	tests/cli/run build/asan/autossh
+
+process: build/asan/autossh
+	$(PYTHON) -m pytest -q tests/process
+
+integration: build/asan/autossh
+	$(PYTHON) -m pytest -q tests/integration
+
+lint: autossh
+	mandoc -Tlint -Wwarning man/autossh.1
+	tests/cli/synopsis ./autossh man/autossh.1
+
+check: deps
+	$(MAKE) lint
+	$(MAKE) unit
+	$(MAKE) cli
+	$(MAKE) process
+	$(MAKE) integration
+
+valgrind: $(LIB_SRCS:src/%.c=build/%.o)
+	@set -e; for t in $(UNIT_SRCS:tests/unit/%.c=%); do \
+		$(CC) $(P_CPPFLAGS) -Isrc $(P_CFLAGS) -o build/$$t \
+			tests/unit/$$t.c $(LIB_SRCS:src/%.c=build/%.o) -lcmocka; \
+		echo "== valgrind $$t"; \
+		valgrind -q --leak-check=full --error-exitcode=1 build/$$t; \
+	done
+
+demo: autossh
+	$(PYTHON) demo/demo.py --autossh ./autossh
+
+clean:
+	rm -rf build autossh
+
+-include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d)

@@ -1,0 +1,37 @@
+/*
+ * The event loop: the program's only blocking point.  It polls the
+ * signal pipe and ssh's output until the supervisor's next deadline,
+ * turns what happened into events, and carries out the actions.
+ */
+#ifndef AUTOSSH_LOOP_H
+#define AUTOSSH_LOOP_H
+
+#include <limits.h>
+
+#include "child.h"
+#include "config.h"
+#include "supervise.h"
+
+/* Everything the running supervisor owns, passed around by pointer. */
+struct daemon {
+	const struct config *cfg;
+	char		 ssh_path[PATH_MAX];
+	char		 pidfile[PATH_MAX];	/* absolute, or "" */
+	int		 pidfile_fd;
+	struct sv	 sv;
+	struct child	 ssh;
+};
+
+/*
+ * Run until the supervisor decides to exit; returns the exit status.
+ * ssh is gone (reaped) when this returns.
+ */
+int	loop_run(struct daemon *d);
+
+/*
+ * Kill and reap ssh at once, for fatal().  Blocks at most briefly;
+ * safe to call when no ssh runs.
+ */
+void	loop_emergency_stop(struct daemon *d);
+
+#endif

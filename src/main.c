@@ -1,0 +1,247 @@
+/*
+ * autossh: start ssh, watch it, restart it.  This file turns argv and
+ * the environment into a configuration, validates everything that can
+ * be validated before ssh is started (and before -f goes to the
+ * background), wires the modules together and maps the loop's result
+ * to an exit status.  It is the only caller of exit() besides fatal().
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "config.h"
+#include "exitcode.h"
+#include "log.h"
+#include "loop.h"
+#include "pidfile.h"
+#include "sig.h"
+#include "supervise.h"
+#include "util.h"
+
+extern char **environ;
+
+static struct daemon the_daemon;
+
+/* fatal() after start-up: ssh must not outlive us, nor the pidfile. */
+static void
+emergency(void)
+{
+	loop_emergency_stop(&the_daemon);
+	if (the_daemon.pidfile[0] != '\0')
+		pidfile_remove(the_daemon.pidfile, the_daemon.pidfile_fd);
+	the_daemon.pidfile_fd = -1;
+}
+
+/* Make 0, 1 and 2 valid, so that no file we open lands on them. */
+static void
+sane_stdio(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
+		if (fd > STDERR_FILENO) {
+			close(fd);
+			return;
+		}
+		/* The slot must survive exec, so drop close-on-exec. */
+		fcntl(fd, F_SETFD, 0);
+	}
+	exit(EXIT_FAIL);
+}
+
+/* Is fd 2 the journal stream systemd gave us ($JOURNAL_STREAM)? */
+static int
+stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2)
+		return 0;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
+/* SPEC B5: which sinks, given where fd 2 goes now. */
+static unsigned
+choose_sinks(const struct config *cfg, int foreground)
+{
+	unsigned sinks;
+
+	if (cfg->logfile != NULL)
+		sinks = LOG_TO_FILE;
+	else if (stderr_is_journal())
+		return LOG_TO_JOURNAL;
+	else
+		sinks = LOG_TO_SYSLOG;
+	if (cfg->debug || (foreground && isatty(STDERR_FILENO)))
+		sinks |= LOG_TO_STDERR;
+	return sinks;
+}
+
+static void
+open_pidfile(struct daemon *d, const char *path)
+{
+	pid_t holder;
+
+	if (pidfile_abspath(path, d->pidfile, sizeof(d->pidfile)) == -1)
+		fatal("AUTOSSH_PIDFILE: unable to use %s: %s", path,
+		    strerror(errno));
+	d->pidfile_fd = pidfile_open(d->pidfile, &holder);
+	if (d->pidfile_fd != -1)
+		return;
+	if (errno == EWOULDBLOCK && holder > 0)
+		fatal("already running (pid %ld): %s is locked", (long)holder,
+		    d->pidfile);
+	if (errno == EWOULDBLOCK)
+		fatal("already running: %s is locked", d->pidfile);
+	if (errno == ELOOP)
+		fatal("AUTOSSH_PIDFILE: refusing to follow the symbolic link "
+		    "%s", d->pidfile);
+	fatal("AUTOSSH_PIDFILE: unable to open %s: %s", d->pidfile,
+	    strerror(errno));
+}
+
+/* -f: detach from the terminal; the parent exits at once. */
+static void
+daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid == -1)
+		fatal("unable to fork: %s", strerror(errno));
+	if (pid > 0)
+		_exit(EXIT_OK);
+	if (setsid() == -1)
+		fatal("unable to start a new session: %s", strerror(errno));
+	if (chdir("/") == -1)
+		fatal("unable to change directory to /: %s", strerror(errno));
+	if ((fd = open("/dev/null", O_RDWR)) == -1)
+		fatal("unable to open /dev/null: %s", strerror(errno));
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+static void
+make_policy(const struct config *cfg, struct sv_policy *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->gate_ms = (int64_t)cfg->gate_s * 1000;
+	p->long_enough_ms = cfg->gate_s > 0 ? p->gate_ms : 60 * 1000;
+	p->backoff_base_ms = 1000;
+	p->backoff_max_ms = (int64_t)cfg->backoff_max_s * 1000;
+	p->kill_grace_ms = 5000;
+	p->maxlifetime_ms = (int64_t)cfg->maxlifetime_s * 1000;
+	p->maxstart = cfg->maxstart;
+	p->no_session = cfg->no_session;
+	p->ntservice = cfg->ntservice;
+	/*
+	 * 1.4 exits 1 when told to stop.  Under systemd (which sets
+	 * INVOCATION_ID for every unit it starts) a requested stop is a
+	 * success, so that "systemctl stop" does not mark the unit failed.
+	 */
+	p->stop_exit_code = getenv("INVOCATION_ID") != NULL ? EXIT_OK :
+	    EXIT_FAIL;
+}
+
+static int
+run(struct config *cfg)
+{
+	struct daemon *d = &the_daemon;
+	const char *ssh = cfg->ssh_path_env ? cfg->ssh_path_env : "ssh";
+	int level = cfg->debug ? LOG_LVL_DEBUG : cfg->loglevel;
+	struct sv_policy policy;
+	uint64_t seed;
+	int code;
+
+	d->cfg = cfg;
+	d->pidfile_fd = -1;
+	child_init(&d->ssh);
+	log_init(level, choose_sinks(cfg, 1) | LOG_TO_STDERR);
+	if (cfg->logfile != NULL && log_open_file(cfg->logfile) == -1)
+		fatal("AUTOSSH_LOGFILE: unable to open %s: %s", cfg->logfile,
+		    strerror(errno));
+	if (child_find_program(ssh, d->ssh_path, sizeof(d->ssh_path)) == -1) {
+		if (cfg->ssh_path_env != NULL)
+			fatal("AUTOSSH_PATH: unable to execute %s: %s", ssh,
+			    strerror(errno));
+		/* SPEC A2: ssh in PATH, else /usr/bin/ssh. */
+		if (child_find_program("/usr/bin/ssh", d->ssh_path,
+		    sizeof(d->ssh_path)) == -1)
+			fatal("unable to find ssh in PATH or /usr/bin/ssh: %s",
+			    strerror(errno));
+	}
+	if (cfg->pidfile != NULL)
+		open_pidfile(d, cfg->pidfile);
+	if (sig_init() == -1)
+		fatal("unable to set up signal handling: %s", strerror(errno));
+	if (util_random(&seed, sizeof(seed)) == -1)
+		fatal("unable to read random bytes: %s", strerror(errno));
+
+	if (cfg->background)
+		daemonize();
+	log_init(level, choose_sinks(cfg, !cfg->background));
+	if (d->pidfile_fd != -1 && pidfile_write(d->pidfile_fd, getpid()) ==
+	    -1)
+		fatal("AUTOSSH_PIDFILE: unable to write %s: %s", d->pidfile,
+		    strerror(errno));
+	log_set_fatal_hook(emergency);
+
+	make_policy(cfg, &policy);
+	sv_init(&d->sv, &policy, now_ms(), seed);
+	log_info("starting: %s, ssh is %s", config_destination(cfg),
+	    d->ssh_path);
+	code = loop_run(d);
+
+	log_set_fatal_hook(NULL);
+	if (d->pidfile[0] != '\0')
+		pidfile_remove(d->pidfile, d->pidfile_fd);
+	sig_close();
+	return code;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg;
+	char err[512];
+	int code;
+
+	sane_stdio();
+	if (config_parse(&cfg, argc, argv, environ, err, sizeof(err)) == -1) {
+		config_free(&cfg);
+		fatal("%s", err);
+	}
+	switch (cfg.mode) {
+	case MODE_HELP:
+		fputs(config_usage(), stdout);
+		code = fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+		break;
+	case MODE_VERSION:
+		printf("autossh %s\n", AUTOSSH_VERSION);
+		code = fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+		break;
+	case MODE_RUN:
+		code = run(&cfg);
+		break;
+	default:
+		config_free(&cfg);
+		fatal("this mode is not available yet");
+	}
+	config_free(&cfg);
+	log_close();
+	return code;
+}

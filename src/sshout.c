@@ -1,0 +1,130 @@
+/*
+ * Classification of ssh's error output.  The tables below are facts
+ * about OpenSSH's messages; the policy (what a cause means for a
+ * restart) lives in supervise.c.  Permanent causes are checked first, so
+ * "Received disconnect ...: Too many authentication failures" counts as
+ * an authentication failure and not as a dropped connection.
+ */
+#include <string.h>
+
+#include "log.h"
+#include "sshout.h"
+
+static const char *const permanent[] = {
+	"Permission denied",
+	"Host key verification failed",
+	"REMOTE HOST IDENTIFICATION HAS CHANGED",
+	"Name or service not known",
+	"No address associated with hostname",
+	"Bad configuration option",
+	"bad configuration option",
+	"Unsupported option",
+	"Bad owner or permissions",
+	"Bad port",
+	"Bad local forwarding specification",
+	"Bad remote forwarding specification",
+	"Bad dynamic forwarding specification",
+	"Bad stdio forwarding specification",
+	"Bad forwarding specification",
+	"Too many authentication failures",
+	"No more authentication methods",
+	"Unable to negotiate",
+	"Can't open user config file",
+	"Unknown host",
+	NULL,
+};
+
+static const char *const transient[] = {
+	"Connection refused",
+	"Connection timed out",
+	"Operation timed out",
+	"Connection reset",
+	"No route to host",
+	"Network is unreachable",
+	"Host is down",
+	"Software caused connection abort",
+	"Broken pipe",
+	"Connection closed",
+	"closed by remote host",
+	"kex_exchange_identification",
+	"banner exchange",
+	"Timeout, server",
+	"Temporary failure in name resolution",
+	"remote port forwarding failed",
+	"Could not request local forwarding",
+	"cannot listen to port",
+	"Address already in use",
+	"proxy dialer did not pass back a connection",
+	NULL,
+};
+
+static const struct {
+	const char	*text;
+	enum ssh_mark	 mark;
+} marks[] = {
+	{ "Authenticated to ", MARK_AUTHENTICATED },
+	{ "Entering interactive session", MARK_SESSION },
+	{ "All remote forwarding requests processed", MARK_RFWD_DONE },
+	{ "remote port forwarding failed", MARK_RFWD_FAILED },
+	{ "Could not request local forwarding", MARK_LFWD_FAILED },
+};
+
+static int
+matches(const char *line, const char *const *table)
+{
+	for (; *table != NULL; table++)
+		if (strstr(line, *table) != NULL)
+			return 1;
+	return 0;
+}
+
+static int
+is_debug(const char *line)
+{
+	return strncmp(line, "debug", 5) == 0 && line[5] >= '1' &&
+	    line[5] <= '3' && line[6] == ':';
+}
+
+enum ssh_cause
+sshout_cause(const char *line)
+{
+	if (is_debug(line))
+		return CAUSE_NONE;
+	if (matches(line, permanent))
+		return CAUSE_PERMANENT;
+	if (matches(line, transient))
+		return CAUSE_TRANSIENT;
+	return CAUSE_NONE;
+}
+
+int
+sshout_level(const char *line)
+{
+	if (is_debug(line))
+		return LOG_LVL_DEBUG;
+	if (strncmp(line, "Warning:", 8) == 0)
+		return LOG_LVL_WARNING;
+	return LOG_LVL_INFO;
+}
+
+enum ssh_mark
+sshout_mark(const char *line)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+		if (strstr(line, marks[i].text) != NULL)
+			return marks[i].mark;
+	return MARK_NONE;
+}
+
+const char *
+sshout_text(const char *line)
+{
+	if (is_debug(line)) {
+		line += 7;
+		while (*line == ' ')
+			line++;
+	}
+	return line;
+}

@@ -1,0 +1,420 @@
+/*
+ * The supervisor's policy as a state machine.  It owns every decision
+ * about ssh's life (when to start it, when to stop it, what an exit
+ * means, how long to wait) and nothing else: it never touches a process,
+ * a clock or a file.  The caller feeds events with the time and carries
+ * out the actions, which keeps all of it testable with a fake clock.
+ */
+#include <sys/wait.h>
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "exitcode.h"
+#include "log.h"
+#include "supervise.h"
+#include "util.h"
+
+static const char *const state_names[] = {
+	[SV_STARTING] = "starting",
+	[SV_CONNECTING] = "connecting",
+	[SV_UP] = "up",
+	[SV_BACKOFF] = "backing off",
+	[SV_STOPPING] = "stopping",
+	[SV_EXITED] = "exited",
+};
+
+const char *
+sv_state_name(enum sv_state s)
+{
+	return state_names[s];
+}
+
+/* splitmix64: small, fast and good enough to spread retries. */
+static uint64_t
+next_random(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+int64_t
+sv_backoff_ms(const struct sv_policy *p, int n, uint64_t *rng)
+{
+	int64_t cap = p->backoff_base_ms;
+
+	while (n-- > 0 && cap < p->backoff_max_ms)
+		cap *= 2;
+	if (cap > p->backoff_max_ms)
+		cap = p->backoff_max_ms;
+	return (int64_t)(next_random(rng) % (uint64_t)(cap + 1));
+}
+
+enum sv_verdict
+sv_verdict(const struct sv_policy *p, int wstatus, enum ssh_cause cause,
+    int first_start, int64_t lived_ms)
+{
+	int gated = first_start && p->gate_ms > 0 && lived_ms < p->gate_ms;
+
+	if (!WIFEXITED(wstatus))
+		return VERDICT_RESTART;
+	switch (WEXITSTATUS(wstatus)) {
+	case 255:
+		if (gated && cause == CAUSE_PERMANENT)
+			return VERDICT_EXIT_FAIL;
+		return VERDICT_RESTART;
+	case 0:
+		if (p->ntservice)
+			return VERDICT_RESTART;
+		if (gated)
+			return VERDICT_EXIT_FAIL;
+		/*
+		 * A command-less ssh exits 0 on SIGTERM; one that we did not
+		 * stop was stopped by someone else, so bring it back.
+		 */
+		return p->no_session ? VERDICT_RESTART : VERDICT_EXIT_OK;
+	case 1:
+	case 2:
+		return gated ? VERDICT_EXIT_FAIL : VERDICT_RESTART;
+	default:
+		return VERDICT_EXIT_FAIL;
+	}
+}
+
+static void say(struct sv_out *, int, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Append to out's log line; the first call sets the level. */
+static void
+say(struct sv_out *out, int level, const char *fmt, ...)
+{
+	size_t len = strlen(out->msg);
+	va_list ap;
+
+	if (len == 0)
+		out->level = level;
+	va_start(ap, fmt);
+	vsnprintf(out->msg + len, sizeof(out->msg) - len, fmt, ap);
+	va_end(ap);
+}
+
+static void
+enter(struct sv *sv, enum sv_state s, int64_t now, struct sv_out *out)
+{
+	if (sv->state != s)
+		out->actions |= SV_CHANGED;
+	sv->state = s;
+	sv->since_ms = now;
+}
+
+static void
+finish(struct sv *sv, int code, int64_t now, struct sv_out *out)
+{
+	enter(sv, SV_EXITED, now, out);
+	sv->exit_code = code;
+	out->exit_code = code;
+	out->actions |= SV_EXIT;
+}
+
+static int
+maxstart_reached(const struct sv *sv)
+{
+	return sv->p.maxstart >= 0 && sv->starts >= sv->p.maxstart;
+}
+
+static void
+spawn(struct sv *sv, int64_t now, struct sv_out *out)
+{
+	if (maxstart_reached(sv)) {
+		say(out, LOG_LVL_INFO, "%sAUTOSSH_MAXSTART (%d) reached; "
+		    "exiting", out->msg[0] ? "; " : "", sv->p.maxstart);
+		finish(sv, EXIT_OK, now, out);
+		return;
+	}
+	sv->starts++;
+	sv->started_ms = now;
+	sv->transport = 0;
+	enter(sv, SV_CONNECTING, now, out);
+	out->actions |= SV_SPAWN;
+}
+
+/* ssh has gone without our asking: restart now, or after a back-off. */
+static void
+restart(struct sv *sv, int64_t now, int64_t lived_ms, struct sv_out *out)
+{
+	char buf[32];
+	int64_t wait;
+
+	if (maxstart_reached(sv)) {
+		spawn(sv, now, out);
+		return;
+	}
+	if (lived_ms >= sv->p.long_enough_ms) {
+		sv->quick_failures = 0;
+		say(out, LOG_LVL_INFO, "; restarting now");
+		spawn(sv, now, out);
+		return;
+	}
+	wait = sv_backoff_ms(&sv->p, sv->quick_failures, &sv->rng);
+	sv->quick_failures++;
+	sv->retry_ms = now + wait;
+	say(out, LOG_LVL_INFO, "; retry in %s", fmt_duration(wait, buf,
+	    sizeof(buf)));
+	enter(sv, SV_BACKOFF, now, out);
+}
+
+static void
+describe_exit(struct sv_out *out, int wstatus, int64_t lived_ms,
+    const char *reason)
+{
+	char buf[32];
+
+	fmt_duration(lived_ms, buf, sizeof(buf));
+	if (WIFEXITED(wstatus))
+		say(out, LOG_LVL_INFO, "ssh exited with status %d after %s",
+		    WEXITSTATUS(wstatus), buf);
+	else if (WIFSIGNALED(wstatus))
+		say(out, LOG_LVL_INFO, "ssh was killed by signal %d (SIG%s) "
+		    "after %s", WTERMSIG(wstatus),
+		    sigabbrev_np(WTERMSIG(wstatus)) ?
+		    sigabbrev_np(WTERMSIG(wstatus)) : "?", buf);
+	else
+		say(out, LOG_LVL_INFO, "ssh ended (wait status %#x) after %s",
+		    (unsigned)wstatus, buf);
+	if (reason != NULL && reason[0] != '\0')
+		say(out, LOG_LVL_INFO, " (%s)", reason);
+}
+
+static void
+child_exit(struct sv *sv, const struct sv_event *ev, int64_t now,
+    struct sv_out *out)
+{
+	int64_t lived = now - sv->started_ms;
+	enum sv_after after = AFTER_RESTART_POLICY;
+
+	sv->last_wstatus = ev->wstatus;
+	sv->last_lived_ms = lived;
+	util_strlcpy(sv->last_reason, ev->reason ? ev->reason : "",
+	    sizeof(sv->last_reason));
+	describe_exit(out, ev->wstatus, lived, ev->reason);
+
+	if (sv->state == SV_STOPPING) {
+		after = sv->after;
+		if (after == AFTER_EXIT) {
+			say(out, LOG_LVL_INFO, "; exiting");
+			finish(sv, sv->after_code, now, out);
+			return;
+		}
+		if (after == AFTER_RESTART_NOW) {
+			say(out, LOG_LVL_INFO, "; restarting now");
+			spawn(sv, now, out);
+			return;
+		}
+		restart(sv, now, lived, out);
+		return;
+	}
+	switch (sv_verdict(&sv->p, ev->wstatus, ev->cause, sv->starts == 1,
+	    lived)) {
+	case VERDICT_RESTART:
+		restart(sv, now, lived, out);
+		break;
+	case VERDICT_EXIT_OK:
+		say(out, LOG_LVL_INFO, "; exiting");
+		finish(sv, EXIT_OK, now, out);
+		break;
+	case VERDICT_EXIT_FAIL:
+		out->level = LOG_LVL_ERR;
+		if (WIFEXITED(ev->wstatus) && sv->starts == 1 &&
+		    sv->p.gate_ms > 0 && lived < sv->p.gate_ms)
+			say(out, LOG_LVL_ERR, "; first start failed within the "
+			    "gate time of %lld s; exiting",
+			    (long long)(sv->p.gate_ms / 1000));
+		else
+			say(out, LOG_LVL_ERR, "; exiting");
+		finish(sv, EXIT_FAIL, now, out);
+		break;
+	}
+}
+
+/* Ask ssh to go, then decide by `after' once it has. */
+static void
+stop_child(struct sv *sv, enum sv_after after, int code, int64_t now,
+    struct sv_out *out)
+{
+	if (sv->state == SV_STOPPING) {
+		/* A stop request overrides a restart already under way. */
+		if (after == AFTER_EXIT) {
+			sv->after = AFTER_EXIT;
+			sv->after_code = code;
+		}
+		return;
+	}
+	sv->after = after;
+	sv->after_code = code;
+	sv->kill_ms = now + sv->p.kill_grace_ms;
+	enter(sv, SV_STOPPING, now, out);
+	out->actions |= SV_TERM;
+}
+
+static int
+running(const struct sv *sv)
+{
+	return sv->state == SV_CONNECTING || sv->state == SV_UP;
+}
+
+static void
+timeout(struct sv *sv, int64_t now, struct sv_out *out)
+{
+	if (now >= sv->end_ms && sv->state != SV_EXITED &&
+	    !(sv->state == SV_STOPPING && sv->after == AFTER_EXIT)) {
+		say(out, LOG_LVL_INFO, "AUTOSSH_MAXLIFETIME (%lld s) reached",
+		    (long long)(sv->p.maxlifetime_ms / 1000));
+		if (running(sv) || sv->state == SV_STOPPING) {
+			say(out, LOG_LVL_INFO, "; stopping ssh");
+			stop_child(sv, AFTER_EXIT, 0, now, out);
+		} else {
+			say(out, LOG_LVL_INFO, "; exiting");
+			finish(sv, EXIT_OK, now, out);
+		}
+		return;
+	}
+	if (sv->state == SV_BACKOFF && now >= sv->retry_ms) {
+		spawn(sv, now, out);
+		return;
+	}
+	if (sv->state == SV_STOPPING && now >= sv->kill_ms) {
+		say(out, LOG_LVL_WARNING, "ssh did not exit within %lld s of "
+		    "SIGTERM; sending SIGKILL",
+		    (long long)(sv->p.kill_grace_ms / 1000));
+		sv->kill_ms = NEVER;
+		out->actions |= SV_KILL;
+	}
+}
+
+void
+sv_init(struct sv *sv, const struct sv_policy *p, int64_t now, uint64_t seed)
+{
+	memset(sv, 0, sizeof(*sv));
+	sv->p = *p;
+	sv->state = SV_STARTING;
+	sv->since_ms = now;
+	sv->retry_ms = sv->kill_ms = NEVER;
+	sv->end_ms = p->maxlifetime_ms > 0 ? now + p->maxlifetime_ms : NEVER;
+	sv->rng = seed;
+	sv->last_wstatus = -1;
+}
+
+int64_t
+sv_deadline(const struct sv *sv)
+{
+	int64_t d = NEVER;
+
+	if (sv->state == SV_EXITED)
+		return NEVER;
+	if (sv->state == SV_BACKOFF)
+		d = sv->retry_ms;
+	else if (sv->state == SV_STOPPING)
+		d = sv->kill_ms;
+	if (!(sv->state == SV_STOPPING && sv->after == AFTER_EXIT) &&
+	    sv->end_ms < d)
+		d = sv->end_ms;
+	return d;
+}
+
+void
+sv_handle(struct sv *sv, const struct sv_event *ev, int64_t now,
+    struct sv_out *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->level = LOG_LVL_INFO;
+
+	switch (ev->type) {
+	case EV_START:
+		if (sv->state == SV_STARTING)
+			spawn(sv, now, out);
+		break;
+	case EV_CHILD_EXIT:
+		if (running(sv) || sv->state == SV_STOPPING)
+			child_exit(sv, ev, now, out);
+		break;
+	case EV_SPAWN_FAILED:
+		if (sv->state != SV_CONNECTING)
+			break;
+		say(out, LOG_LVL_ERR, "unable to start ssh: %s",
+		    ev->reason ? ev->reason : "unknown error");
+		util_strlcpy(sv->last_reason, ev->reason ? ev->reason : "",
+		    sizeof(sv->last_reason));
+		restart(sv, now, 0, out);
+		break;
+	case EV_TRANSPORT:
+		if (running(sv))
+			sv->transport = 1;
+		break;
+	case EV_UP:
+		if (sv->state != SV_CONNECTING)
+			break;
+		enter(sv, SV_UP, now, out);
+		{
+			char buf[32];
+
+			say(out, LOG_LVL_INFO, "tunnel up after %s",
+			    fmt_duration(now - sv->started_ms, buf,
+			    sizeof(buf)));
+		}
+		if (!sv->ever_up)
+			out->actions |= SV_READY;
+		sv->ever_up = 1;
+		break;
+	case EV_TIMEOUT:
+		timeout(sv, now, out);
+		break;
+	case EV_STOP:
+		if (running(sv) || sv->state == SV_STOPPING) {
+			if (sv->state != SV_STOPPING)
+				say(out, LOG_LVL_INFO, "stopping ssh");
+			stop_child(sv, AFTER_EXIT, sv->p.stop_exit_code, now,
+			    out);
+		} else if (sv->state != SV_EXITED) {
+			say(out, LOG_LVL_INFO, "exiting");
+			finish(sv, sv->p.stop_exit_code, now, out);
+		}
+		break;
+	case EV_RESTART:
+		if (running(sv)) {
+			say(out, LOG_LVL_INFO, "restarting ssh on request");
+			stop_child(sv, AFTER_RESTART_NOW, 0, now, out);
+		} else if (sv->state == SV_BACKOFF) {
+			say(out, LOG_LVL_INFO, "retrying now on request");
+			spawn(sv, now, out);
+		}
+		break;
+	case EV_RETRY_NOW:
+		if (sv->state == SV_BACKOFF) {
+			say(out, LOG_LVL_INFO, "retrying now on request");
+			spawn(sv, now, out);
+		}
+		break;
+	case EV_NET_CHANGE:
+		if (sv->state == SV_BACKOFF) {
+			say(out, LOG_LVL_INFO, "network changed; retrying now");
+			spawn(sv, now, out);
+		} else if (sv->state == SV_CONNECTING && !sv->transport) {
+			say(out, LOG_LVL_INFO, "network changed while "
+			    "connecting; restarting ssh");
+			stop_child(sv, AFTER_RESTART_NOW, 0, now, out);
+		}
+		break;
+	case EV_LINK_LOST:
+		if (!running(sv))
+			break;
+		say(out, LOG_LVL_WARNING, "%s; restarting ssh",
+		    ev->reason ? ev->reason : "connection lost");
+		stop_child(sv, AFTER_RESTART_POLICY, 0, now, out);
+		break;
+	}
+}
