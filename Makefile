@@ -74,8 +74,11 @@ unit: $(UNIT_BINS)
 cli: build/asan/autossh
 	tests/cli/run build/asan/autossh
 
-process: build/asan/autossh
+process: build/asan/autossh build/fakessh
 	$(PYTHON) -m pytest -q tests/process
+
+build/fakessh: tests/process/fakessh.c | build
+	$(CC) -O1 -g -Wall -Wextra -o $@ $<
 
 integration: build/asan/autossh
 	$(PYTHON) -m pytest -q tests/integration

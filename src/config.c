@@ -36,10 +36,8 @@ struct parse {
 };
 
 static const char usage_text[] =
-"usage: autossh [-V] [-M port[:echo_port]] [-f] [--deadline=seconds]\n"
-"               [--backoff-max=seconds] [--wait[=seconds]] [--name=name]\n"
+"usage: autossh [-V] [-M port[:echo_port]] [-f] [--backoff-max=seconds]\n"
 "               [SSH_OPTIONS] [user@]host [command [argument ...]]\n"
-"       autossh --status [name | pidfile] [--json]\n"
 "       autossh --help\n"
 "\n"
 "Start ssh, watch it, and restart it when it dies, hangs or stops passing\n"
@@ -51,12 +49,7 @@ static const char usage_text[] =
 "                       echo_port, tests a remote echo service\n"
 "  -f                   go to the background before starting ssh\n"
 "  -V                   print the version and exit\n"
-"  --deadline=SECONDS   the longest a dead link may go unnoticed (45; 0 off)\n"
 "  --backoff-max=SECONDS  longest wait between quick failures (60)\n"
-"  --wait[=SECONDS]     with -f: return once the tunnel is up (60)\n"
-"  --name=NAME          name for --status (default: the destination)\n"
-"  --status [NAME|PIDFILE]  show the state of a running autossh\n"
-"  --json               with --status: print JSON\n"
 "  --help               print this help and exit\n"
 "\n"
 "Environment:\n"
@@ -73,10 +66,7 @@ static const char usage_text[] =
 "  AUTOSSH_LOGLEVEL     syslog level threshold, 0..7 (6)\n"
 "  AUTOSSH_DEBUG        set: log level 7 and a copy on stderr\n"
 "  AUTOSSH_NTSERVICE    yes: restart ssh even after a normal exit\n"
-"  AUTOSSH_DEADLINE     same as --deadline\n"
 "  AUTOSSH_BACKOFF_MAX  same as --backoff-max\n"
-"  AUTOSSH_WAIT         same as --wait=SECONDS\n"
-"  AUTOSSH_NAME         same as --name\n"
 "\n"
 "See autossh(1) for the details.\n";
 
@@ -134,6 +124,8 @@ config_ssh_insert(struct config *cfg, int pos, const char *arg)
 
 		if (v == NULL)
 			return -1;
+		if (cfg->ssh_cap == 0)
+			v[0] = NULL;
 		cfg->ssh_argv = v;
 		cfg->ssh_cap = cap;
 	}
