@@ -68,8 +68,10 @@ uninstall:
 deps:
 	@scripts/deps
 
+# Every binary runs; the target fails at the end if any failed.
 unit: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	@rc=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || rc=1; done; \
+		exit $$rc
 
 cli: build/asan/autossh
 	tests/cli/run build/asan/autossh
@@ -95,12 +97,14 @@ check: deps
 	$(MAKE) integration
 
 valgrind: $(LIB_SRCS:src/%.c=build/%.o)
-	@set -e; for t in $(UNIT_SRCS:tests/unit/%.c=%); do \
+	@rc=0; for t in $(UNIT_SRCS:tests/unit/%.c=%); do \
 		$(CC) $(P_CPPFLAGS) -Isrc $(P_CFLAGS) -o build/$$t \
-			tests/unit/$$t.c $(LIB_SRCS:src/%.c=build/%.o) -lcmocka; \
+			tests/unit/$$t.c $(LIB_SRCS:src/%.c=build/%.o) \
+			-lcmocka || exit 1; \
 		echo "== valgrind $$t"; \
-		valgrind -q --leak-check=full --error-exitcode=1 build/$$t; \
-	done
+		valgrind -q --leak-check=full --error-exitcode=1 build/$$t \
+			|| rc=1; \
+	done; exit $$rc
 
 demo: autossh
 	$(PYTHON) demo/demo.py --autossh ./autossh

@@ -38,25 +38,31 @@ close_from_3(int keep)
 	close_range((unsigned)keep + 1, ~0U, 0);
 }
 
+/* Tell the parent why the child could not exec, and exit. */
+static void
+child_fail(int statusw, int e)
+{
+	(void)!write(statusw, &e, sizeof(e));
+	_exit(e == ENOENT ? 127 : 126);
+}
+
 /* In the child between fork and exec; never returns. */
 static void
 exec_child(const char *path, char *const argv[], int errw, int statusw,
     pid_t parent)
 {
-	int e;
-
 	sig_reset_child();
 	/* ssh must never outlive us, even if we are SIGKILLed. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
-		_exit(126);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		child_fail(statusw, errno);
+	if (getppid() != parent)
+		child_fail(statusw, ESRCH);
 	if (dup2(errw, STDERR_FILENO) == -1)
-		_exit(126);
+		child_fail(statusw, errno);
 	close_from_3(statusw);
 	execv(path, argv);
-	e = errno;
 	/* The pipe is close-on-exec: the parent reads EOF on success. */
-	(void)!write(statusw, &e, sizeof(e));
-	_exit(e == ENOENT ? 127 : 126);
+	child_fail(statusw, errno);
 }
 
 pid_t
@@ -205,6 +211,17 @@ child_gone(struct child *c)
 	c->pid = 0;
 	c->len = 0;
 	return marks & ~CHILD_EOF;
+}
+
+void
+child_note(struct child *c, const char *line)
+{
+	enum ssh_cause cause = sshout_cause(line);
+
+	if (cause >= c->cause) {
+		c->cause = cause;
+		util_strlcpy(c->reason, line, sizeof(c->reason));
+	}
 }
 
 const char *

@@ -62,6 +62,12 @@ unsigned child_read(struct child *c);
 unsigned child_gone(struct child *c);
 
 /*
+ * Record line (from someone speaking for ssh, such as the connection
+ * helper) as if ssh had written it: it may become the exit's reason.
+ */
+void	child_note(struct child *c, const char *line);
+
+/*
  * The reason to report for the last exit: the line that gave the cause,
  * else the last line ssh wrote, else "".
  */

@@ -17,7 +17,7 @@
 #include "util.h"
 
 /* OpenSSH's flags without a value, and the options that take one. */
-static const char ssh_flags[] = "46AaCfGgKkMNnqsTtVvXxYy";
+static const char ssh_flags[] = "1246AaCfGgKkMNnqsTtVvXxYy";
 static const char ssh_valued[] = "BbcDEeFIiJLlmOoPpQRSWw";
 
 /* Which settings the command line gave, so the environment yields. */
@@ -33,11 +33,15 @@ struct parse {
 	size_t		 el;
 	unsigned	 cl;
 	int		 mon_pos;	/* ssh_argv index where -M stood */
+	/* ssh keeps the first -o value of a keyword; so do we. */
+	int		 seen_session;
+	int		 seen_loglevel;
 };
 
 static const char usage_text[] =
-"usage: autossh [-V] [-M port[:echo_port]] [-f] [--backoff-max=seconds]\n"
-"               [SSH_OPTIONS] [user@]host [command [argument ...]]\n"
+"usage: autossh [-V] [-M port[:echo_port]] [-f] [--deadline=seconds]\n"
+"               [--backoff-max=seconds] [SSH_OPTIONS] [user@]host\n"
+"               [command [argument ...]]\n"
 "       autossh --help\n"
 "\n"
 "Start ssh, watch it, and restart it when it dies, hangs or stops passing\n"
@@ -49,6 +53,7 @@ static const char usage_text[] =
 "                       echo_port, tests a remote echo service\n"
 "  -f                   go to the background before starting ssh\n"
 "  -V                   print the version and exit\n"
+"  --deadline=SECONDS   the longest a dead link may go unnoticed (45; 0 off)\n"
 "  --backoff-max=SECONDS  longest wait between quick failures (60)\n"
 "  --help               print this help and exit\n"
 "\n"
@@ -66,6 +71,7 @@ static const char usage_text[] =
 "  AUTOSSH_LOGLEVEL     syslog level threshold, 0..7 (6)\n"
 "  AUTOSSH_DEBUG        set: log level 7 and a copy on stderr\n"
 "  AUTOSSH_NTSERVICE    yes: restart ssh even after a normal exit\n"
+"  AUTOSSH_DEADLINE     same as --deadline\n"
 "  AUTOSSH_BACKOFF_MAX  same as --backoff-max\n"
 "\n"
 "See autossh(1) for the details.\n";
@@ -114,7 +120,8 @@ config_ssh_insert(struct config *cfg, int pos, const char *arg)
 {
 	char *copy;
 
-	if (pos < 0 || pos > cfg->ssh_argc) {
+	/* Position 0 is ssh's argv[0], taken once by config_parse(). */
+	if (pos < (cfg->ssh_argc > 0 ? 1 : 0) || pos > cfg->ssh_argc) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -181,21 +188,28 @@ parse_monitor(struct parse *ps, const char *what, const char *spec)
 	return 0;
 }
 
-/* Does an -o value say "SessionType none"? */
-static int
-is_session_none(const char *o)
+/*
+ * If the -o value o sets keyword key (ssh accepts "Key value" and
+ * "Key=value", in any case), return the value; else NULL.
+ */
+static const char *
+option_value(const char *o, const char *key)
 {
-	static const char key[] = "sessiontype";
-	size_t k = sizeof(key) - 1;
+	size_t k = strlen(key);
 
 	while (*o == ' ' || *o == '\t')
 		o++;
-	if (strncasecmp(o, key, k) != 0)
-		return 0;
+	if (strncasecmp(o, key, k) != 0 ||
+	    (o[k] != ' ' && o[k] != '\t' && o[k] != '='))
+		return NULL;
 	o += k;
-	while (*o == ' ' || *o == '\t' || *o == '=')
+	while (*o == ' ' || *o == '\t')
 		o++;
-	return strcasecmp(o, "none") == 0;
+	if (*o == '=')
+		o++;
+	while (*o == ' ' || *o == '\t')
+		o++;
+	return o;
 }
 
 /* Is name acceptable as an instance name (it becomes a file name)? */
@@ -295,6 +309,29 @@ long_option(struct parse *ps, int argc, char **argv, int *i)
 }
 
 /*
+ * Note what an -o option tells us.  "SessionType none" means there is no
+ * session to end normally; a LogLevel below DEBUG1 hides the milestones
+ * autossh reads (the user's command-line value wins over the one
+ * autossh adds).
+ */
+static void
+ssh_o(struct parse *ps, const char *o)
+{
+	const char *v;
+
+	if ((v = option_value(o, "SessionType")) != NULL && !ps->seen_session) {
+		ps->seen_session = 1;
+		if (strcasecmp(v, "none") == 0)
+			ps->cfg->no_session = 1;
+	}
+	if ((v = option_value(o, "LogLevel")) != NULL && !ps->seen_loglevel) {
+		ps->seen_loglevel = 1;
+		if (strncasecmp(v, "debug", 5) != 0)
+			ps->cfg->ssh_quiet = 1;
+	}
+}
+
+/*
  * A cluster of short options at argv[*i], such as -fNL8808:foo:80.
  * autossh's own letters are taken out; the rest is rebuilt in order.
  */
@@ -327,6 +364,8 @@ short_options(struct parse *ps, int argc, char **argv, int *i, int dashdash)
 			out[o++] = c;
 			if (c == 'N')
 				cfg->no_session = 1;
+			if (c == 'q' || c == 'y')
+				cfg->ssh_quiet = 1;
 			continue;
 		}
 		if (strchr(ssh_valued, c) == NULL && c != 'M') {
@@ -357,8 +396,10 @@ short_options(struct parse *ps, int argc, char **argv, int *i, int dashdash)
 		}
 		if (c == 'W')
 			cfg->no_session = 1;
-		if (c == 'o' && is_session_none(val))
-			cfg->no_session = 1;
+		if (c == 'o')
+			ssh_o(ps, val);
+		if (c == 'E')
+			cfg->ssh_quiet = 1;
 		out[o++] = c;
 		out[o] = '\0';
 		if (ssh_push(cfg, out) == -1)
@@ -551,7 +592,7 @@ int
 config_parse(struct config *cfg, int argc, char **argv, char **envp,
     char *errbuf, size_t errlen)
 {
-	struct parse ps = { cfg, errbuf, errlen, 0, 0 };
+	struct parse ps = { .cfg = cfg, .eb = errbuf, .el = errlen };
 	int i, dashdash = 0;
 
 	memset(cfg, 0, sizeof(*cfg));

@@ -37,6 +37,8 @@ struct config {
 	int		  dest_index;	/* index of the destination */
 	int		  has_command;	/* arguments follow the destination */
 	int		  no_session;	/* -N, -W or -o SessionType=none */
+	int		  ssh_quiet;	/* -q, -y, -E or a LogLevel below DEBUG1:
+					   ssh will not report its milestones */
 	const char	 *ssh_path_env;	/* AUTOSSH_PATH, or NULL */
 
 	/* The port monitor (-M / AUTOSSH_PORT); mon_port 0 is off. */

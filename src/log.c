@@ -228,13 +228,13 @@ log_open_file(const char *path)
 {
 	int fd;
 
-	if (util_strlcpy(log_path, path, sizeof(log_path)) >=
-	    sizeof(log_path)) {
+	if (strlen(path) >= sizeof(log_path)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	if ((fd = open_logfile(path)) == -1)
 		return -1;
+	util_strlcpy(log_path, path, sizeof(log_path));
 	if (log_fd != -1)
 		close(log_fd);
 	log_fd = fd;

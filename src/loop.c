@@ -6,6 +6,8 @@
  */
 #include <sys/wait.h>
 
+#include <arpa/inet.h>
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -17,6 +19,7 @@
 #include "log.h"
 #include "loop.h"
 #include "sig.h"
+#include "sshout.h"
 #include "util.h"
 
 static void feed(struct daemon *, const struct sv_event *, int64_t);
@@ -36,6 +39,7 @@ spawn_ssh(struct daemon *d, int64_t now)
 		feed(d, &ev, now);
 		return;
 	}
+	d->session_seen = d->rfwd_done = 0;
 	log_debug("started ssh (pid %ld, start %d)", (long)pid, d->sv.starts);
 }
 
@@ -77,6 +81,10 @@ reap(struct daemon *d)
 		if (pid != d->ssh.pid || d->ssh.pid == 0)
 			continue;
 		child_gone(&d->ssh);
+		/* The helper's reason beats ssh's "proxy dialer" complaint. */
+		if (d->conn.fail[0] != '\0')
+			child_note(&d->ssh, d->conn.fail);
+		conn_reset(&d->conn);
 		ev.wstatus = status;
 		ev.cause = d->ssh.cause;
 		ev.reason = child_reason(&d->ssh);
@@ -130,6 +138,41 @@ signals(struct daemon *d)
 		log_state(d, now_ms());
 }
 
+/* ssh's milestones: up once in session and every -R is answered. */
+static void
+milestones(struct daemon *d, unsigned marks)
+{
+	struct sv_event ev = { .type = EV_UP };
+
+	if (marks & (1u << MARK_SESSION))
+		d->session_seen = 1;
+	if (marks & (1u << MARK_RFWD_DONE))
+		d->rfwd_done = 1;
+	if (d->session_seen && (d->sshcfg.remote_forwards == 0 ||
+	    d->rfwd_done))
+		feed(d, &ev, now_ms());
+}
+
+static void
+helper_message(struct daemon *d)
+{
+	struct sv_event ev = { .type = EV_TRANSPORT };
+	char l[INET6_ADDRSTRLEN + 8], r[INET6_ADDRSTRLEN + 8];
+
+	switch (conn_read(&d->conn)) {
+	case CONN_TRANSPORT:
+		conn_describe(&d->conn.local, l, sizeof(l));
+		conn_describe(&d->conn.remote, r, sizeof(r));
+		log_debug("connected to %s from %s%s", r, l,
+		    d->conn.port_reused ? " (the previous local port)" : "");
+		feed(d, &ev, now_ms());
+		break;
+	case CONN_FAILED:
+		log_info("%s", d->conn.fail);
+		break;
+	}
+}
+
 static int
 poll_timeout(int64_t deadline, int64_t now)
 {
@@ -146,30 +189,39 @@ int
 loop_run(struct daemon *d)
 {
 	struct sv_event ev = { .type = EV_START };
-	struct pollfd pfd[2];
+	enum { P_SIG, P_SSH, P_LISTEN, P_HELPER, P_MAX };
+	struct pollfd pfd[P_MAX];
 
 	feed(d, &ev, now_ms());
 	while (d->sv.state != SV_EXITED) {
 		int64_t now = now_ms(), deadline = sv_deadline(&d->sv);
-		nfds_t n = 0;
 		int r;
 
-		pfd[n].fd = sig_fd();
-		pfd[n++].events = POLLIN;
-		if (d->ssh.errfd != -1) {
-			pfd[n].fd = d->ssh.errfd;
-			pfd[n++].events = POLLIN;
+		/* Fixed slots; fd -1 makes poll() skip a slot. */
+		pfd[P_SIG].fd = sig_fd();
+		pfd[P_SSH].fd = d->ssh.errfd;
+		pfd[P_LISTEN].fd = d->conn.listen_fd;
+		pfd[P_HELPER].fd = d->conn.peer_fd;
+		for (r = 0; r < P_MAX; r++) {
+			pfd[r].events = POLLIN;
+			pfd[r].revents = 0;
 		}
-		r = poll(pfd, n, poll_timeout(deadline, now));
+		r = poll(pfd, P_MAX, poll_timeout(deadline, now));
 		if (r == -1 && errno != EINTR) {
 			log_warn("unable to poll: %s", strerror(errno));
 			continue;
 		}
-		if (r > 0 && pfd[0].revents != 0)
+		if (r > 0 && pfd[P_SIG].revents != 0)
 			signals(d);
-		if (r > 0 && n > 1 && pfd[1].revents != 0 &&
-		    d->ssh.errfd == pfd[1].fd)
-			child_read(&d->ssh);
+		if (r > 0 && pfd[P_LISTEN].revents != 0 &&
+		    d->conn.listen_fd != -1)
+			conn_accept(&d->conn, d->ssh.pid);
+		if (r > 0 && pfd[P_HELPER].revents != 0 &&
+		    d->conn.peer_fd == pfd[P_HELPER].fd)
+			helper_message(d);
+		if (r > 0 && pfd[P_SSH].revents != 0 &&
+		    d->ssh.errfd == pfd[P_SSH].fd)
+			milestones(d, child_read(&d->ssh));
 		if (now_ms() >= sv_deadline(&d->sv)) {
 			ev.type = EV_TIMEOUT;
 			feed(d, &ev, now_ms());

@@ -10,6 +10,9 @@
 
 #include "child.h"
 #include "config.h"
+#include "connect.h"
+#include "liveness.h"
+#include "sshcfg.h"
 #include "supervise.h"
 
 /* Everything the running supervisor owns, passed around by pointer. */
@@ -20,6 +23,12 @@ struct daemon {
 	int		 pidfile_fd;
 	struct sv	 sv;
 	struct child	 ssh;
+	struct sshcfg	 sshcfg;	/* ssh -G, read once at start */
+	struct liveness	 live;
+	struct conn	 conn;		/* LIVE_SOCKET only; else fds -1 */
+	int		 markers;	/* ssh reports its milestones */
+	int		 session_seen;	/* this ssh entered its session */
+	int		 rfwd_done;	/* ... and its -R were answered */
 };
 
 /*

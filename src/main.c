@@ -16,11 +16,14 @@
 
 #include "child.h"
 #include "config.h"
+#include "connect.h"
+#include "liveness.h"
 #include "exitcode.h"
 #include "log.h"
 #include "loop.h"
 #include "pidfile.h"
 #include "sig.h"
+#include "sshcfg.h"
 #include "supervise.h"
 #include "util.h"
 
@@ -135,8 +138,91 @@ daemonize(void)
 		close(fd);
 }
 
+/* Insert "-o" and opt before the destination, after the user's options. */
 static void
-make_policy(const struct config *cfg, struct sv_policy *p)
+add_option(struct config *cfg, int *pos, const char *opt)
+{
+	if (config_ssh_insert(cfg, (*pos)++, "-o") == -1 ||
+	    config_ssh_insert(cfg, (*pos)++, opt) == -1)
+		fatal("unable to build ssh's arguments: %s", strerror(errno));
+}
+
+/* Our own path, for ssh's ProxyCommand. */
+static void
+self_path(char *out, size_t len)
+{
+	static const char deleted[] = " (deleted)";
+	ssize_t n = readlink("/proc/self/exe", out, len - 1);
+	size_t dl = sizeof(deleted) - 1;
+
+	if (n <= 0)
+		fatal("unable to find our own executable: %s", strerror(errno));
+	out[n] = '\0';
+	/* An upgrade may have replaced us; the new file is at the same path. */
+	if ((size_t)n > dl && strcmp(out + n - dl, deleted) == 0)
+		out[n - dl] = '\0';
+}
+
+/*
+ * Read ssh's effective configuration and add what autossh needs to ssh's
+ * arguments.  Every addition goes after the user's own options, and ssh
+ * takes the first value it sees, so a user's command-line setting wins.
+ */
+static void
+prepare_ssh(struct daemon *d, struct config *cfg)
+{
+	char err[512], self[PATH_MAX], pc[PATH_MAX * 2 + 64];
+	char opt[sizeof(pc) + 32], plan[256];
+	int pos;
+
+	if (sshcfg_load(d->ssh_path, cfg->ssh_argv, cfg->dest_index + 1,
+	    &d->sshcfg, err, sizeof(err)) == -1)
+		fatal("%s", err);
+	if (d->sshcfg.session_none)
+		cfg->no_session = 1;
+	liveness_plan(cfg->deadline_s, &d->sshcfg, &d->live);
+	pos = cfg->dest_index;
+	/* SPEC B3: a forward that fails must fail the session. */
+	if (!d->sshcfg.exit_on_forward_failure)
+		add_option(cfg, &pos, "ExitOnForwardFailure=yes");
+	/*
+	 * "Entering interactive session" and "All remote forwarding
+	 * requests processed" are DEBUG1 messages; they tell us the tunnel
+	 * is up.  The lines are logged at our debug level only.
+	 */
+	d->markers = !cfg->ssh_quiet;
+	if (d->markers)
+		add_option(cfg, &pos, "LogLevel=DEBUG1");
+	switch (d->live.mode) {
+	case LIVE_SOCKET:
+		if (conn_open(&d->conn, &d->sshcfg, &d->live) == -1)
+			fatal("unable to create the connection socket: %s",
+			    strerror(errno));
+		self_path(self, sizeof(self));
+		if (conn_proxy_command(&d->conn, self, pc, sizeof(pc)) == -1)
+			fatal("unable to use %s in a ProxyCommand", self);
+		snprintf(opt, sizeof(opt), "ProxyCommand=%s", pc);
+		add_option(cfg, &pos, opt);
+		add_option(cfg, &pos, "ProxyUseFdpass=yes");
+		break;
+	case LIVE_ALIVE:
+		snprintf(opt, sizeof(opt), "ServerAliveInterval=%d",
+		    d->live.alive_interval_s);
+		add_option(cfg, &pos, opt);
+		snprintf(opt, sizeof(opt), "ServerAliveCountMax=%d",
+		    d->live.alive_count_max);
+		add_option(cfg, &pos, opt);
+		break;
+	case LIVE_OFF:
+	case LIVE_USER_ALIVE:
+		break;
+	}
+	liveness_describe(&d->live, plan, sizeof(plan));
+	log_info("liveness: %s", plan);
+}
+
+static void
+make_policy(const struct config *cfg, int markers, struct sv_policy *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->gate_ms = (int64_t)cfg->gate_s * 1000;
@@ -146,6 +232,8 @@ make_policy(const struct config *cfg, struct sv_policy *p)
 	p->kill_grace_ms = 5000;
 	p->maxlifetime_ms = (int64_t)cfg->maxlifetime_s * 1000;
 	p->maxstart = cfg->maxstart;
+	/* Without ssh's milestones, a run this long counts as up. */
+	p->up_after_ms = markers ? 0 : 10 * 1000;
 	p->no_session = cfg->no_session;
 	p->ntservice = cfg->ntservice;
 	/*
@@ -170,10 +258,15 @@ run(struct config *cfg)
 	d->cfg = cfg;
 	d->pidfile_fd = -1;
 	child_init(&d->ssh);
-	log_init(level, choose_sinks(cfg, 1) | LOG_TO_STDERR);
-	if (cfg->logfile != NULL && log_open_file(cfg->logfile) == -1)
+	conn_init(&d->conn);
+	log_init(level, choose_sinks(cfg, 1));
+	if (cfg->logfile != NULL && log_open_file(cfg->logfile) == -1) {
+		if (errno == ELOOP)
+			fatal("AUTOSSH_LOGFILE: refusing to follow the symbolic "
+			    "link %s", cfg->logfile);
 		fatal("AUTOSSH_LOGFILE: unable to open %s: %s", cfg->logfile,
 		    strerror(errno));
+	}
 	if (child_find_program(ssh, d->ssh_path, sizeof(d->ssh_path)) == -1) {
 		if (cfg->ssh_path_env != NULL)
 			fatal("AUTOSSH_PATH: unable to execute %s: %s", ssh,
@@ -184,6 +277,7 @@ run(struct config *cfg)
 			fatal("unable to find ssh in PATH or /usr/bin/ssh: %s",
 			    strerror(errno));
 	}
+	prepare_ssh(d, cfg);
 	if (cfg->pidfile != NULL)
 		open_pidfile(d, cfg->pidfile);
 	if (sig_init() == -1)
@@ -200,13 +294,14 @@ run(struct config *cfg)
 		    strerror(errno));
 	log_set_fatal_hook(emergency);
 
-	make_policy(cfg, &policy);
+	make_policy(cfg, d->markers, &policy);
 	sv_init(&d->sv, &policy, now_ms(), seed);
 	log_info("starting: %s, ssh is %s", config_destination(cfg),
 	    d->ssh_path);
 	code = loop_run(d);
 
 	log_set_fatal_hook(NULL);
+	conn_close(&d->conn);
 	if (d->pidfile[0] != '\0')
 		pidfile_remove(d->pidfile, d->pidfile_fd);
 	sig_close();
@@ -236,6 +331,9 @@ main(int argc, char **argv)
 		break;
 	case MODE_RUN:
 		code = run(&cfg);
+		break;
+	case MODE_FDPASS:
+		code = conn_helper_main(cfg.fdpass_socket);
 		break;
 	default:
 		config_free(&cfg);

@@ -97,11 +97,23 @@ sshout_cause(const char *line)
 	return CAUSE_NONE;
 }
 
+/* Lines ssh prints at LogLevel VERBOSE that say nothing about failure. */
+static const char *const chatter[] = {
+	"Transferred: sent ",
+	"Bytes per second: ",
+	NULL,
+};
+
 int
 sshout_level(const char *line)
 {
+	const char *const *c;
+
 	if (is_debug(line))
 		return LOG_LVL_DEBUG;
+	for (c = chatter; *c != NULL; c++)
+		if (strncmp(line, *c, strlen(*c)) == 0)
+			return LOG_LVL_DEBUG;
 	if (strncmp(line, "Warning:", 8) == 0)
 		return LOG_LVL_WARNING;
 	return LOG_LVL_INFO;

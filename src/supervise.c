@@ -201,7 +201,9 @@ child_exit(struct sv *sv, const struct sv_event *ev, int64_t now,
 	sv->last_lived_ms = lived;
 	util_strlcpy(sv->last_reason, ev->reason ? ev->reason : "",
 	    sizeof(sv->last_reason));
-	describe_exit(out, ev->wstatus, lived, ev->reason);
+	/* When we stopped ssh, its last words are not the reason. */
+	describe_exit(out, ev->wstatus, lived, sv->state == SV_STOPPING ?
+	    NULL : ev->reason);
 
 	if (sv->state == SV_STOPPING) {
 		after = sv->after;
@@ -268,6 +270,19 @@ running(const struct sv *sv)
 }
 
 static void
+up(struct sv *sv, int64_t now, struct sv_out *out)
+{
+	char buf[32];
+
+	enter(sv, SV_UP, now, out);
+	say(out, LOG_LVL_INFO, "tunnel up after %s", fmt_duration(now -
+	    sv->started_ms, buf, sizeof(buf)));
+	if (!sv->ever_up)
+		out->actions |= SV_READY;
+	sv->ever_up = 1;
+}
+
+static void
 timeout(struct sv *sv, int64_t now, struct sv_out *out)
 {
 	if (now >= sv->end_ms && sv->state != SV_EXITED &&
@@ -285,6 +300,11 @@ timeout(struct sv *sv, int64_t now, struct sv_out *out)
 	}
 	if (sv->state == SV_BACKOFF && now >= sv->retry_ms) {
 		spawn(sv, now, out);
+		return;
+	}
+	if (sv->state == SV_CONNECTING && sv->p.up_after_ms > 0 &&
+	    now >= sv->started_ms + sv->p.up_after_ms) {
+		up(sv, now, out);
 		return;
 	}
 	if (sv->state == SV_STOPPING && now >= sv->kill_ms) {
@@ -320,6 +340,8 @@ sv_deadline(const struct sv *sv)
 		d = sv->retry_ms;
 	else if (sv->state == SV_STOPPING)
 		d = sv->kill_ms;
+	else if (sv->state == SV_CONNECTING && sv->p.up_after_ms > 0)
+		d = sv->started_ms + sv->p.up_after_ms;
 	if (!(sv->state == SV_STOPPING && sv->after == AFTER_EXIT) &&
 	    sv->end_ms < d)
 		d = sv->end_ms;
@@ -356,19 +378,8 @@ sv_handle(struct sv *sv, const struct sv_event *ev, int64_t now,
 			sv->transport = 1;
 		break;
 	case EV_UP:
-		if (sv->state != SV_CONNECTING)
-			break;
-		enter(sv, SV_UP, now, out);
-		{
-			char buf[32];
-
-			say(out, LOG_LVL_INFO, "tunnel up after %s",
-			    fmt_duration(now - sv->started_ms, buf,
-			    sizeof(buf)));
-		}
-		if (!sv->ever_up)
-			out->actions |= SV_READY;
-		sv->ever_up = 1;
+		if (sv->state == SV_CONNECTING)
+			up(sv, now, out);
 		break;
 	case EV_TIMEOUT:
 		timeout(sv, now, out);

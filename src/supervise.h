@@ -69,6 +69,8 @@ struct sv_policy {
 	int64_t		backoff_max_ms;
 	int64_t		kill_grace_ms;	/* SIGTERM to SIGKILL */
 	int64_t		maxlifetime_ms;	/* 0: forever */
+	int64_t		up_after_ms;	/* > 0: up after this long running,
+					   when ssh cannot report EV_UP */
 	int		maxstart;	/* -1: no limit */
 	int		no_session;	/* -N, -W or SessionType none */
 	int		ntservice;	/* restart after exit status 0 too */

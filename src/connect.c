@@ -1,0 +1,777 @@
+/*
+ * The liveness layer's own connection: the supervisor's end (listener,
+ * peer check, parameters, receiving the socket) and the helper's end
+ * (resolving, bounded connection attempts, socket options, passing the
+ * socket on).  Policy (which options, when to restart) is not here; see
+ * liveness.c and supervise.c.
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "connect.h"
+#include "util.h"
+
+/* A new attempt this often while the path is silent (SPEC B1). */
+#define ATTEMPT_MS	2000
+/* Each attempt retransmits its SYN once, then gives up after 3 s. */
+#define ATTEMPT_SYNCNT	1
+#define MAX_PENDING	3
+/*
+ * A refusal means the host is there but sshd is not (yet): it may be
+ * restarting, so keep asking once a second for a while before leaving it
+ * to the supervisor's back-off.  A refusal costs the server nothing.
+ */
+#define REFUSED_RETRY_MS 1000
+#define REFUSED_GRACE_MS 10000
+/* How long a helper waits for its parameters. */
+#define PARAMS_WAIT_MS	10000
+#define RESOLVE_RETRY_MS 2000
+
+static int
+addr_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return 0;
+}
+
+static void
+addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	const void *a = ss->ss_family == AF_INET ?
+	    (const void *)&((const struct sockaddr_in *)ss)->sin_addr :
+	    (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+	if (ss->ss_family != AF_INET && ss->ss_family != AF_INET6) {
+		util_strlcpy(buf, "?", len);
+		return;
+	}
+	if (inet_ntop(ss->ss_family, a, buf, (socklen_t)len) == NULL)
+		util_strlcpy(buf, "?", len);
+}
+
+void
+conn_describe(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	addr_text(ss, a, sizeof(a));
+	snprintf(buf, len, ss->ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", a,
+	    addr_port(ss));
+}
+
+/* Abstract socket address for name; returns its length. */
+static socklen_t
+abstract_addr(const char *name, struct sockaddr_un *sun)
+{
+	size_t n = strlen(name);
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path + 1, name, n);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
+
+void
+conn_init(struct conn *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->listen_fd = c->peer_fd = c->sock_fd = -1;
+}
+
+int
+conn_open(struct conn *c, const struct sshcfg *cfg, const struct liveness *l)
+{
+	struct sockaddr_un sun;
+	unsigned char rnd[8];
+	int n;
+
+	conn_init(c);
+	if (util_random(rnd, sizeof(rnd)) == -1)
+		return -1;
+	snprintf(c->name, sizeof(c->name), "autossh.%ld.%02x%02x%02x%02x"
+	    "%02x%02x%02x%02x", (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3],
+	    rnd[4], rnd[5], rnd[6], rnd[7]);
+	n = snprintf(c->params, sizeof(c->params),
+	    "host %s\nport %d\nfamily %d\ntimeout_ms %d\nidle %d\nintvl %d\n"
+	    "cnt %d\nuser_timeout_ms %d\n%s%s%s%s%s%s",
+	    cfg->hostname, cfg->port, cfg->family == AF_INET ? 4 :
+	    cfg->family == AF_INET6 ? 6 : 0, cfg->connect_timeout_s * 1000,
+	    l->idle_s, l->intvl_s, l->cnt, l->user_timeout_ms,
+	    cfg->bind_address[0] ? "bind " : "", cfg->bind_address,
+	    cfg->bind_address[0] ? "\n" : "",
+	    cfg->bind_interface[0] ? "bindif " : "", cfg->bind_interface,
+	    cfg->bind_interface[0] ? "\n" : "");
+	if (n < 0 || (size_t)n >= sizeof(c->params)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	c->params_len = (size_t)n;
+	c->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0);
+	if (c->listen_fd == -1)
+		return -1;
+	if (bind(c->listen_fd, (struct sockaddr *)&sun,
+	    abstract_addr(c->name, &sun)) == -1 ||
+	    listen(c->listen_fd, 4) == -1) {
+		int e = errno;
+
+		close(c->listen_fd);
+		c->listen_fd = -1;
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+int
+conn_proxy_command(const struct conn *c, const char *self, char *out,
+    size_t len)
+{
+	size_t o = 0;
+	const char *p;
+	int n;
+
+	/*
+	 * ssh runs "exec <command>" with /bin/sh after expanding its %
+	 * tokens, so self is single-quoted for the shell and every '%' is
+	 * doubled for ssh.  The name is ours: letters, digits and dots.
+	 */
+#define PUT(ch) do {						\
+	if (o + 1 >= len) {					\
+		errno = EINVAL;					\
+		return -1;					\
+	}							\
+	out[o++] = (ch);					\
+} while (0)
+	PUT('\'');
+	for (p = self; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (*p == '\'') {
+			PUT('\'');
+			PUT('\\');
+			PUT('\'');
+			PUT('\'');
+		} else if (*p == '%') {
+			PUT('%');
+			PUT('%');
+		} else
+			PUT(*p);
+	}
+	PUT('\'');
+#undef PUT
+	n = snprintf(out + o, len - o, " --fdpass-helper %s", c->name);
+	if (n < 0 || (size_t)n >= len - o) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+/* The parent pid of pid, from /proc; -1 if unknown. */
+static pid_t
+parent_of(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+	long ppid;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* The command name may hold anything; the fields follow the ')'. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1, " %*c %ld", &ppid) != 1)
+		return -1;
+	return (pid_t)ppid;
+}
+
+void
+conn_accept(struct conn *c, pid_t ssh_pid)
+{
+	char msg[sizeof(c->params) + 128];
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	size_t len = c->params_len;
+	int fd;
+
+	fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd == -1)
+		return;
+	/* Only our own ssh's ProxyCommand may have the socket. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1 ||
+	    cred.uid != geteuid() || ssh_pid <= 0 ||
+	    parent_of(cred.pid) != ssh_pid) {
+		close(fd);
+		return;
+	}
+	if (c->peer_fd != -1)
+		close(c->peer_fd);
+	c->peer_fd = fd;
+	memcpy(msg, c->params, len);
+	if (c->reuse_port && (c->last_local.ss_family == AF_INET ||
+	    c->last_local.ss_family == AF_INET6)) {
+		char a[INET6_ADDRSTRLEN];
+
+		addr_text(&c->last_local, a, sizeof(a));
+		len += (size_t)snprintf(msg + len, sizeof(msg) - len,
+		    "reuse %s %d\n", a, addr_port(&c->last_local));
+	}
+	if (send(fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len) {
+		close(fd);
+		c->peer_fd = -1;
+	}
+}
+
+int
+conn_read(struct conn *c)
+{
+	char buf[512], cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { buf, sizeof(buf) - 1 };
+	struct msghdr mh;
+	struct cmsghdr *cm;
+	int fd = -1;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	n = recvmsg(c->peer_fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return CONN_NOTHING;
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	if (n <= 0) {
+		if (fd != -1)
+			close(fd);
+		close(c->peer_fd);
+		c->peer_fd = -1;
+		return CONN_NOTHING;
+	}
+	buf[n] = '\0';
+	if (strncmp(buf, "ok", 2) == 0 && fd != -1) {
+		socklen_t l1 = sizeof(c->local), l2 = sizeof(c->remote);
+
+		if (c->sock_fd != -1)
+			close(c->sock_fd);
+		c->sock_fd = fd;
+		getsockname(fd, (struct sockaddr *)&c->local, &l1);
+		getpeername(fd, (struct sockaddr *)&c->remote, &l2);
+		c->port_reused = c->reuse_port &&
+		    addr_port(&c->local) == addr_port(&c->last_local);
+		return CONN_TRANSPORT;
+	}
+	if (fd != -1)
+		close(fd);
+	if (strncmp(buf, "fail ", 5) == 0) {
+		util_strlcpy(c->fail, buf + 5, sizeof(c->fail));
+		return CONN_FAILED;
+	}
+	return CONN_NOTHING;
+}
+
+void
+conn_reset(struct conn *c)
+{
+	if (c->peer_fd != -1)
+		close(c->peer_fd);
+	c->peer_fd = -1;
+	if (c->sock_fd != -1) {
+		/* The next connection asks for this port again (SPEC B3). */
+		c->last_local = c->local;
+		c->reuse_port = 1;
+		close(c->sock_fd);
+	}
+	c->sock_fd = -1;
+	c->fail[0] = '\0';
+}
+
+int
+conn_tcp_info(const struct conn *c, struct tcp_info *ti)
+{
+	socklen_t len = sizeof(*ti);
+
+	if (c->sock_fd == -1) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	memset(ti, 0, sizeof(*ti));
+	return getsockopt(c->sock_fd, IPPROTO_TCP, TCP_INFO, ti, &len);
+}
+
+void
+conn_close(struct conn *c)
+{
+	conn_reset(c);
+	if (c->listen_fd != -1)
+		close(c->listen_fd);
+	c->listen_fd = -1;
+}
+
+/* ---- the parameters ---- */
+
+static int
+field_num(const char *v, int min, int max, int *out)
+{
+	char why[96];
+	long long n;
+
+	if (parse_num(v, min, max, &n, why, sizeof(why)) == -1)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+static int
+parse_reuse(char *v, struct sockaddr_storage *ss)
+{
+	char *sp = strrchr(v, ' ');
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	int port;
+
+	if (sp == NULL || field_num(sp + 1, 1, 65535, &port) == -1)
+		return -1;
+	*sp = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, v, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, v, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		return 0;
+	}
+	return -1;
+}
+
+int
+conn_parse_params(const char *text, size_t len, struct conn_params *p)
+{
+	char buf[1024], *line, *save = NULL;
+	int have = 0, family = 0;
+
+	if (len >= sizeof(buf))
+		return -1;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	memset(p, 0, sizeof(*p));
+	p->reuse.ss_family = AF_UNSPEC;
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		char *v = strchr(line, ' ');
+		int rc = 0;
+
+		if (v == NULL)
+			return -1;
+		*v++ = '\0';
+		if (strcmp(line, "host") == 0) {
+			rc = util_strlcpy(p->host, v, sizeof(p->host)) >=
+			    sizeof(p->host) || *v == '\0' ? -1 : 0;
+			have |= 1;
+		} else if (strcmp(line, "port") == 0) {
+			int port = 0;
+
+			rc = field_num(v, 1, 65535, &port);
+			snprintf(p->port, sizeof(p->port), "%d", port);
+			have |= 2;
+		} else if (strcmp(line, "family") == 0) {
+			rc = field_num(v, 0, 6, &family);
+			p->family = family == 4 ? AF_INET :
+			    family == 6 ? AF_INET6 : AF_UNSPEC;
+		} else if (strcmp(line, "timeout_ms") == 0)
+			rc = field_num(v, 0, 1 << 30, &p->timeout_ms);
+		else if (strcmp(line, "idle") == 0)
+			rc = field_num(v, 0, 32767, &p->idle_s);
+		else if (strcmp(line, "intvl") == 0)
+			rc = field_num(v, 0, 32767, &p->intvl_s);
+		else if (strcmp(line, "cnt") == 0)
+			rc = field_num(v, 0, 127, &p->cnt);
+		else if (strcmp(line, "user_timeout_ms") == 0)
+			rc = field_num(v, 0, 1 << 30, &p->user_timeout_ms);
+		else if (strcmp(line, "bind") == 0)
+			rc = util_strlcpy(p->bind_address, v,
+			    sizeof(p->bind_address)) >= sizeof(p->bind_address) ?
+			    -1 : 0;
+		else if (strcmp(line, "bindif") == 0)
+			rc = util_strlcpy(p->bind_interface, v,
+			    sizeof(p->bind_interface)) >=
+			    sizeof(p->bind_interface) ? -1 : 0;
+		else if (strcmp(line, "reuse") == 0)
+			rc = parse_reuse(v, &p->reuse);
+		if (rc == -1)
+			return -1;
+	}
+	return have == 3 ? 0 : -1;
+}
+
+/* ---- the helper ---- */
+
+struct attempt {
+	int	fd;
+	int64_t	started_ms;
+	int	addr;		/* index into the address list */
+};
+
+static void
+set_options(int fd, const struct conn_params *p)
+{
+	int one = 1, v;
+
+	/* Failures only weaken detection; ssh still gets a socket. */
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	if (p->idle_s > 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &p->idle_s,
+		    sizeof(p->idle_s));
+	if (p->intvl_s > 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &p->intvl_s,
+		    sizeof(p->intvl_s));
+	if (p->cnt > 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &p->cnt,
+		    sizeof(p->cnt));
+	if (p->user_timeout_ms > 0) {
+		unsigned int ut = (unsigned int)p->user_timeout_ms;
+
+		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof(ut));
+	}
+	v = ATTEMPT_SYNCNT;
+	setsockopt(fd, IPPROTO_TCP, TCP_SYNCNT, &v, sizeof(v));
+	if (p->bind_interface[0] != '\0')
+		setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, p->bind_interface,
+		    (socklen_t)strlen(p->bind_interface));
+}
+
+/* Bind as BindAddress, or to the previous connection's port. */
+static void
+bind_local(int fd, const struct conn_params *p, int family, int reuse)
+{
+	if (reuse && p->reuse.ss_family == family) {
+		int one = 1;
+		socklen_t len = family == AF_INET ?
+		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, (const struct sockaddr *)&p->reuse, len) == 0)
+			return;
+	}
+	if (p->bind_address[0] != '\0') {
+		struct addrinfo hints, *res;
+
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = family;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
+		if (getaddrinfo(p->bind_address, NULL, &hints, &res) == 0) {
+			bind(fd, res->ai_addr, res->ai_addrlen);
+			freeaddrinfo(res);
+		}
+	}
+}
+
+static int
+start_attempt(const struct conn_params *p, const struct addrinfo *ai,
+    int reuse, int *err)
+{
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol);
+
+	if (fd == -1) {
+		*err = errno;
+		return -1;
+	}
+	set_options(fd, p);
+	bind_local(fd, p, ai->ai_family, reuse);
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1 &&
+	    errno != EINPROGRESS) {
+		*err = errno;
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Wait for the supervisor's socket to hang up or for ms to pass. */
+static int
+supervisor_gone(int sup, int ms)
+{
+	struct pollfd pfd = { sup, POLLIN, 0 };
+
+	if (poll(&pfd, 1, ms) > 0 && (pfd.revents & (POLLHUP | POLLIN |
+	    POLLERR)))
+		return 1;
+	return 0;
+}
+
+static void tell(int, const char *, ...) __attribute__((format(printf, 2, 3)));
+
+/* Send the supervisor one message (a failure's reason, in ssh's words). */
+static void
+tell(int sup, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		send(sup, msg, strlen(msg), MSG_NOSIGNAL);
+}
+
+static struct addrinfo *
+resolve(const struct conn_params *p, int sup, int64_t end)
+{
+	struct addrinfo hints, *res;
+	int r;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = p->family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	for (;;) {
+		r = getaddrinfo(p->host, p->port, &hints, &res);
+		if (r == 0)
+			return res;
+		/* A resolver that cannot be reached may come back. */
+		if (r != EAI_AGAIN && r != EAI_SYSTEM && r != EAI_FAIL)
+			break;
+		if (end != NEVER && now_ms() >= end)
+			break;
+		if (supervisor_gone(sup, RESOLVE_RETRY_MS))
+			return NULL;
+	}
+	tell(sup, "fail Could not resolve hostname %s: %s", p->host,
+	    gai_strerror(r));
+	return NULL;
+}
+
+/*
+ * Connect: a new attempt every ATTEMPT_MS across the addresses, older
+ * attempts kept until their own SYN retry runs out, so a slow answer
+ * still counts.  Refusal by every address ends it at once (the server
+ * is there and says no: the supervisor's back-off takes over); silence
+ * never does, unless ConnectTimeout says so.
+ */
+static int
+dial(const struct conn_params *p, int sup)
+{
+	int64_t end = p->timeout_ms > 0 ? now_ms() + p->timeout_ms : NEVER;
+	struct attempt pend[MAX_PENDING];
+	struct addrinfo *res, *ai;
+	const struct addrinfo *addrs[16];
+	unsigned refused = 0;
+	int naddr = 0, next = 0, npend = 0, last_err = ETIMEDOUT, reuse = 1;
+	int64_t next_ms, refused_since = NEVER;
+	int i;
+
+	if ((res = resolve(p, sup, end)) == NULL)
+		return -1;
+	for (ai = res; ai != NULL && naddr < 16; ai = ai->ai_next)
+		if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
+			addrs[naddr++] = ai;
+	next_ms = now_ms();
+	for (;;) {
+		struct pollfd pfd[MAX_PENDING + 1];
+		int64_t now = now_ms(), wake;
+
+		if (naddr == 0 || (end != NEVER && now >= end))
+			break;
+		if (now >= next_ms) {
+			int e = 0, fd;
+
+			if (npend == MAX_PENDING) {
+				close(pend[0].fd);
+				memmove(pend, pend + 1, sizeof(pend[0]) *
+				    (size_t)--npend);
+			}
+			fd = start_attempt(p, addrs[next % naddr], reuse, &e);
+			reuse = 0;
+			if (fd != -1) {
+				pend[npend].fd = fd;
+				pend[npend].started_ms = now;
+				pend[npend++].addr = next % naddr;
+			} else {
+				last_err = e;
+				if (e == ECONNREFUSED)
+					refused |= 1u << (next % naddr);
+			}
+			next++;
+			next_ms = now + ATTEMPT_MS;
+		}
+		for (i = 0; i < npend; i++) {
+			pfd[i].fd = pend[i].fd;
+			pfd[i].events = POLLOUT;
+		}
+		pfd[npend].fd = sup;
+		pfd[npend].events = POLLIN;
+		wake = next_ms < end ? next_ms : end;
+		if (poll(pfd, (nfds_t)npend + 1, (int)(wake > now ?
+		    wake - now : 0)) == -1 && errno != EINTR)
+			break;
+		if (pfd[npend].revents != 0)
+			goto gone;
+		for (i = 0; i < npend; i++) {
+			int err = 0;
+			socklen_t el = sizeof(err);
+
+			if (pfd[i].revents == 0)
+				continue;
+			getsockopt(pend[i].fd, SOL_SOCKET, SO_ERROR, &err, &el);
+			if (err == 0) {
+				int fd = pend[i].fd, j;
+
+				for (j = 0; j < npend; j++)
+					if (j != i)
+						close(pend[j].fd);
+				freeaddrinfo(res);
+				return fd;
+			}
+			last_err = err;
+			if (err == ECONNREFUSED)
+				refused |= 1u << pend[i].addr;
+			close(pend[i].fd);
+			pend[i].fd = -1;
+		}
+		for (i = 0; i < npend; )
+			if (pend[i].fd == -1) {
+				memmove(pend + i, pend + i + 1,
+				    sizeof(pend[0]) * (size_t)(npend - i - 1));
+				npend--;
+			} else
+				i++;
+		/*
+		 * Every address refused and nothing pending: ask again soon,
+		 * and give up once this has gone on for the grace period.
+		 */
+		if (refused == (1u << naddr) - 1 && npend == 0) {
+			if (refused_since == NEVER)
+				refused_since = now;
+			if (now_ms() - refused_since >= REFUSED_GRACE_MS)
+				break;
+			if (next_ms > now_ms() + REFUSED_RETRY_MS)
+				next_ms = now_ms() + REFUSED_RETRY_MS;
+			refused = 0;
+		}
+	}
+	for (i = 0; i < npend; i++)
+		close(pend[i].fd);
+	freeaddrinfo(res);
+	tell(sup, "fail connect to host %s port %s: %s", p->host, p->port,
+	    strerror(last_err));
+	return -1;
+gone:
+	for (i = 0; i < npend; i++)
+		close(pend[i].fd);
+	freeaddrinfo(res);
+	return -1;
+}
+
+static int
+send_fd(int sock, const char *data, size_t len, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { (void *)data, len };
+	struct msghdr mh;
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	memset(cbuf, 0, sizeof(cbuf));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	do
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+int
+conn_helper_main(const char *name)
+{
+	struct conn_params p;
+	struct sockaddr_un sun;
+	struct pollfd pfd;
+	char buf[1024];
+	ssize_t n;
+	int sup, fd;
+	pid_t parent = getppid();
+
+	/* Our parent is ssh: when it goes, so do we. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	if (strlen(name) >= sizeof(sun.sun_path) - 1) {
+		fprintf(stderr, "autossh: --fdpass-helper: bad socket name\n");
+		return 1;
+	}
+	sup = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (sup == -1 || connect(sup, (struct sockaddr *)&sun,
+	    abstract_addr(name, &sun)) == -1) {
+		fprintf(stderr, "autossh: --fdpass-helper: unable to reach "
+		    "autossh: %s\n", strerror(errno));
+		return 1;
+	}
+	pfd.fd = sup;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, PARAMS_WAIT_MS) != 1 ||
+	    (n = recv(sup, buf, sizeof(buf), 0)) <= 0 ||
+	    conn_parse_params(buf, (size_t)n, &p) == -1) {
+		fprintf(stderr, "autossh: --fdpass-helper: no usable "
+		    "parameters from autossh\n");
+		return 1;
+	}
+	if ((fd = dial(&p, sup)) == -1)
+		return 255;
+	/* The supervisor first, so that it knows before ssh can fail. */
+	send_fd(sup, "ok", 2, fd);
+	if (send_fd(STDOUT_FILENO, "", 1, fd) == -1) {
+		fprintf(stderr, "autossh: --fdpass-helper: unable to pass the "
+		    "connection to ssh: %s\n", strerror(errno));
+		return 255;
+	}
+	return 0;
+}
