@@ -106,7 +106,7 @@ valgrind: $(LIB_SRCS:src/%.c=build/%.o)
 			|| rc=1; \
 	done; exit $$rc
 
-demo: autossh
+demo: deps autossh
 	$(PYTHON) demo/demo.py --autossh ./autossh
 
 clean:
