@@ -822,6 +822,15 @@ test_summary(void **state)
 	assert_int_equal(run_ok(&local, &ev), NW_CHANGE);
 	assert_int_equal(ev.count, 1);
 	assert_string_equal(ev.what, "route default removed");
+
+	/* A link or an address says more than the route announced first. */
+	add_route(&nb, RTM_NEWROUTE, "2001:db8:5::", 64, RT_TABLE_MAIN,
+	    NOATTR, RTN_UNICAST, 0, 0);
+	add_addr(&nb, RTM_NEWADDR, "2001:db8:5::1", 64, 2, RT_SCOPE_UNIVERSE,
+	    IFA_F_TENTATIVE);
+	link_msg(RTM_NEWLINK, 2, UP, "eth0", OPER_UP);
+	assert_int_equal(run_ok(&local, &ev), NW_CHANGE);
+	assert_string_equal(ev.what, "address 2001:db8:5::1 added (+2 more)");
 }
 
 static void
@@ -839,8 +848,9 @@ test_summary_long_what(void **state)
 	    "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", 128, RT_TABLE_MAIN,
 	    NOATTR, RTN_UNICAST, 0, 2);
 	for (i = 0; i < 120; i++) {
-		snprintf(a, sizeof(a), "2001:db8::%x", i + 1);
-		add_addr(&nb, RTM_NEWADDR, a, 64, 2, RT_SCOPE_UNIVERSE, 0);
+		snprintf(a, sizeof(a), "2001:db8:%x::", i + 1);
+		add_route(&nb, RTM_NEWROUTE, a, 48, RT_TABLE_MAIN, NOATTR,
+		    RTN_UNICAST, 0, 2);
 	}
 	assert_int_equal(run_ok(NULL, &ev), NW_CHANGE);
 	assert_int_equal(ev.count, 121);
@@ -1283,14 +1293,11 @@ kernel_body(void)
 	kstep = "overrun";
 	KCHECK(setsockopt(netwatch_fd(&w), SOL_SOCKET, SO_RCVBUF, &tiny,
 	    sizeof(tiny)) == 0);
-	f = fopen("/tmp/test_netwatch.batch", "w");
+	f = popen("ip -batch - >/dev/null 2>&1", "w");
 	KCHECK(f != NULL);
 	for (i = 0; i < 200; i++)
 		fprintf(f, "link set nwt0 mtu %d\n", 1300 + i % 2);
-	KCHECK(fclose(f) == 0);
-	i = sh("ip -batch /tmp/test_netwatch.batch");
-	unlink("/tmp/test_netwatch.batch");
-	KCHECK(i == 0);
+	KCHECK(pclose(f) == 0);
 	KCHECK(collect(&w, &l4, QUIET) == NW_CHANGE);
 	KCHECK(strstr(kev.what, "overrun") != NULL);
 	KCHECK(setsockopt(netwatch_fd(&w), SOL_SOCKET, SO_RCVBUF, &big,
