@@ -60,9 +60,14 @@ build build/asan:
 install: autossh
 	install -D -m 0755 autossh $(DESTDIR)$(BINDIR)/autossh
 	install -D -m 0644 man/autossh.1 $(DESTDIR)$(MANDIR)/man1/autossh.1
+	mkdir -p $(DESTDIR)$(UNITDIR)
+	sed 's|@BINDIR@|$(BINDIR)|g' contrib/systemd/autossh@.service \
+		> $(DESTDIR)$(UNITDIR)/autossh@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/autossh@.service
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/autossh $(DESTDIR)$(MANDIR)/man1/autossh.1
+	rm -f $(DESTDIR)$(BINDIR)/autossh $(DESTDIR)$(MANDIR)/man1/autossh.1 \
+		$(DESTDIR)$(UNITDIR)/autossh@.service
 
 # Installs the Debian packages the tests need, when missing.
 deps:
@@ -109,7 +114,16 @@ valgrind: $(LIB_SRCS:src/%.c=build/%.o)
 demo: deps autossh
 	$(PYTHON) demo/demo.py --autossh ./autossh
 
+# Our release build beside Debian's autossh 1.4g, same scenarios, same run;
+# the table also goes to bench/results/latest.md.  Not part of check (timing
+# is not a test).  BENCH_ARGS: --full, --only SCENARIO[,..], --repeat N.
+bench:
+	scripts/deps autossh
+	$(MAKE) autossh
+	$(PYTHON) bench/bench.py --autossh ./autossh \
+		--autossh14 /usr/lib/autossh/autossh $(BENCH_ARGS)
+
 clean:
 	rm -rf build autossh
 
--include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(UNIT_BINS:=.d)

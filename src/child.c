@@ -48,8 +48,8 @@ child_fail(int statusw, int e)
 
 /* In the child between fork and exec; never returns. */
 static void
-exec_child(const char *path, char *const argv[], int errw, int statusw,
-    pid_t parent)
+exec_child(const char *path, char *const argv[], const char *cwd, int errw,
+    int statusw, pid_t parent)
 {
 	sig_reset_child();
 	/* ssh must never outlive us, even if we are SIGKILLed. */
@@ -59,6 +59,9 @@ exec_child(const char *path, char *const argv[], int errw, int statusw,
 		child_fail(statusw, ESRCH);
 	if (dup2(errw, STDERR_FILENO) == -1)
 		child_fail(statusw, errno);
+	/* Relative paths in ssh's options keep working after -f's chdir. */
+	if (cwd != NULL)
+		(void)!chdir(cwd);
 	close_from_3(statusw);
 	execv(path, argv);
 	/* The pipe is close-on-exec: the parent reads EOF on success. */
@@ -67,7 +70,7 @@ exec_child(const char *path, char *const argv[], int errw, int statusw,
 
 pid_t
 child_spawn(struct child *c, const char *path, char *const argv[],
-    int64_t now)
+    const char *cwd, int64_t now)
 {
 	int errp[2], statusp[2], e = 0;
 	pid_t pid, parent = getpid();
@@ -87,7 +90,7 @@ child_spawn(struct child *c, const char *path, char *const argv[],
 	sig_block(&saved);
 	pid = fork();
 	if (pid == 0)
-		exec_child(path, argv, errp[1], statusp[1], parent);
+		exec_child(path, argv, cwd, errp[1], statusp[1], parent);
 	e = errno;
 	sig_restore(&saved);
 	close(errp[1]);

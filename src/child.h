@@ -36,13 +36,14 @@ void	child_init(struct child *c);
 
 /*
  * Start path with argv (NULL-terminated), stdin and stdout inherited and
- * stderr on a pipe read by child_read().  The child gets SIGKILL when we die
+ * stderr on a pipe read by child_read(), in directory cwd when it is not
+ * NULL and still exists.  The child gets SIGKILL when we die
  * (PR_SET_PDEATHSIG), default signal dispositions and an empty mask.
  * Returns the pid once exec has succeeded, or -1 with errno set (the
  * exec's errno when exec failed; that child is already reaped).
  */
 pid_t	child_spawn(struct child *c, const char *path, char *const argv[],
-	    int64_t now);
+	    const char *cwd, int64_t now);
 
 /* Send sig to the process if there is one.  Returns 0 or -1/errno. */
 int	child_signal(const struct child *c, int sig);

@@ -40,8 +40,9 @@ struct parse {
 
 static const char usage_text[] =
 "usage: autossh [-V] [-M port[:echo_port]] [-f] [--deadline=seconds]\n"
-"               [--backoff-max=seconds] [SSH_OPTIONS] [user@]host\n"
-"               [command [argument ...]]\n"
+"               [--backoff-max=seconds] [--wait[=seconds]] [--name=name]\n"
+"               [SSH_OPTIONS] [user@]host [command [argument ...]]\n"
+"       autossh --status [name | pidfile] [--json]\n"
 "       autossh --help\n"
 "\n"
 "Start ssh, watch it, and restart it when it dies, hangs or stops passing\n"
@@ -55,6 +56,10 @@ static const char usage_text[] =
 "  -V                   print the version and exit\n"
 "  --deadline=SECONDS   the longest a dead link may go unnoticed (45; 0 off)\n"
 "  --backoff-max=SECONDS  longest wait between quick failures (60)\n"
+"  --wait[=SECONDS]     with -f: return once the tunnel is up (60)\n"
+"  --name=NAME          name for --status (default: the destination)\n"
+"  --status [NAME|PIDFILE]  show the state of running autossh instances\n"
+"  --json               with --status: print JSON\n"
 "  --help               print this help and exit\n"
 "\n"
 "Environment:\n"
@@ -73,6 +78,8 @@ static const char usage_text[] =
 "  AUTOSSH_NTSERVICE    yes: restart ssh even after a normal exit\n"
 "  AUTOSSH_DEADLINE     same as --deadline\n"
 "  AUTOSSH_BACKOFF_MAX  same as --backoff-max\n"
+"  AUTOSSH_WAIT         same as --wait=SECONDS\n"
+"  AUTOSSH_NAME         same as --name\n"
 "\n"
 "See autossh(1) for the details.\n";
 

@@ -14,7 +14,8 @@
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+/* Not <netinet/tcp.h>: glibc's struct tcp_info lacks the byte counters. */
+#include <linux/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -304,6 +305,31 @@ conn_read(struct conn *c)
 	return CONN_NOTHING;
 }
 
+/* TCP states (the kernel's numbering, as in glibc's <netinet/tcp.h>). */
+#define ST_TIME_WAIT	6
+#define ST_CLOSE_WAIT	8
+#define ST_LAST_ACK	9
+#define ST_CLOSING	11
+
+/*
+ * Did the server end this connection in order (we got its FIN)?  Then it
+ * holds no session, and the next connection need not, and should not,
+ * come from the same port: the server may still be in TIME_WAIT for it.
+ */
+static int
+closed_by_peer(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+		return 0;
+	return ti.tcpi_state == ST_CLOSE_WAIT ||
+	    ti.tcpi_state == ST_LAST_ACK || ti.tcpi_state == ST_TIME_WAIT ||
+	    ti.tcpi_state == ST_CLOSING;
+}
+
 void
 conn_reset(struct conn *c)
 {
@@ -311,9 +337,14 @@ conn_reset(struct conn *c)
 		close(c->peer_fd);
 	c->peer_fd = -1;
 	if (c->sock_fd != -1) {
-		/* The next connection asks for this port again (SPEC B3). */
+		/*
+		 * A connection that died otherwise (aborted by the kernel on
+		 * a silent link, or ours to kill) may have left a session on
+		 * the server: the next one comes from the same port to clear
+		 * it (SPEC B3).
+		 */
 		c->last_local = c->local;
-		c->reuse_port = 1;
+		c->reuse_port = !closed_by_peer(c->sock_fd);
 		close(c->sock_fd);
 	}
 	c->sock_fd = -1;
@@ -321,16 +352,23 @@ conn_reset(struct conn *c)
 }
 
 int
-conn_tcp_info(const struct conn *c, struct tcp_info *ti)
+conn_stats(const struct conn *c, struct conn_stats *cs)
 {
-	socklen_t len = sizeof(*ti);
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
 
 	if (c->sock_fd == -1) {
 		errno = ENOTCONN;
 		return -1;
 	}
-	memset(ti, 0, sizeof(*ti));
-	return getsockopt(c->sock_fd, IPPROTO_TCP, TCP_INFO, ti, &len);
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(c->sock_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+		return -1;
+	cs->rtt_us = ti.tcpi_rtt;
+	cs->retransmits = ti.tcpi_retransmits;
+	cs->bytes_sent = ti.tcpi_bytes_sent;
+	cs->bytes_received = ti.tcpi_bytes_received;
+	return 0;
 }
 
 void
@@ -477,8 +515,11 @@ set_options(int fd, const struct conn_params *p)
 		    (socklen_t)strlen(p->bind_interface));
 }
 
-/* Bind as BindAddress, or to the previous connection's port. */
-static void
+/*
+ * Bind to the previous connection's address and port when reuse is set
+ * (returns 1), else as BindAddress says (returns 0).
+ */
+static int
 bind_local(int fd, const struct conn_params *p, int family, int reuse)
 {
 	if (reuse && p->reuse.ss_family == family) {
@@ -488,7 +529,7 @@ bind_local(int fd, const struct conn_params *p, int family, int reuse)
 
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(fd, (const struct sockaddr *)&p->reuse, len) == 0)
-			return;
+			return 1;
 	}
 	if (p->bind_address[0] != '\0') {
 		struct addrinfo hints, *res;
@@ -502,11 +543,16 @@ bind_local(int fd, const struct conn_params *p, int family, int reuse)
 			freeaddrinfo(res);
 		}
 	}
+	return 0;
 }
 
+/*
+ * Start one non-blocking connect.  *reuse asks for the previous port and
+ * is cleared when that port cannot be had.
+ */
 static int
 start_attempt(const struct conn_params *p, const struct addrinfo *ai,
-    int reuse, int *err)
+    int *reuse, int *err)
 {
 	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, ai->ai_protocol);
@@ -516,11 +562,17 @@ start_attempt(const struct conn_params *p, const struct addrinfo *ai,
 		return -1;
 	}
 	set_options(fd, p);
-	bind_local(fd, p, ai->ai_family, reuse);
+	if (*reuse && !bind_local(fd, p, ai->ai_family, 1))
+		*reuse = 0;
+	else if (!*reuse)
+		bind_local(fd, p, ai->ai_family, 0);
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1 &&
 	    errno != EINPROGRESS) {
 		*err = errno;
 		close(fd);
+		/* The port is taken (the old connection lingers): move on. */
+		if (*err == EADDRNOTAVAIL || *err == EADDRINUSE)
+			*reuse = 0;
 		return -1;
 	}
 	return fd;
@@ -585,9 +637,15 @@ resolve(const struct conn_params *p, int sup, int64_t end)
 /*
  * Connect: a new attempt every ATTEMPT_MS across the addresses, older
  * attempts kept until their own SYN retry runs out, so a slow answer
- * still counts.  Refusal by every address ends it at once (the server
- * is there and says no: the supervisor's back-off takes over); silence
- * never does, unless ConnectTimeout says so.
+ * still counts.  Refusals are asked again for REFUSED_GRACE_MS, then
+ * end it (the server is there and says no: the supervisor's back-off
+ * takes over); silence never does, unless ConnectTimeout says so.
+ *
+ * While the previous local port is wanted (SPEC B3), attempts come from
+ * that port one at a time, each living until its own SYN retry runs
+ * out, and only to addresses of its family: the first SYN to reach the
+ * server after an outage must come from that port to clear a stale
+ * session.  Once the port cannot be had, fresh ports are used.
  */
 static int
 dial(const struct conn_params *p, int sup)
@@ -597,7 +655,8 @@ dial(const struct conn_params *p, int sup)
 	struct addrinfo *res, *ai;
 	const struct addrinfo *addrs[16];
 	unsigned refused = 0;
-	int naddr = 0, next = 0, npend = 0, last_err = ETIMEDOUT, reuse = 1;
+	int naddr = 0, next = 0, npend = 0, last_err = ETIMEDOUT;
+	int reuse = p->reuse.ss_family != AF_UNSPEC;
 	int64_t next_ms, refused_since = NEVER;
 	int i;
 
@@ -613,7 +672,15 @@ dial(const struct conn_params *p, int sup)
 
 		if (naddr == 0 || (end != NEVER && now >= end))
 			break;
-		if (now >= next_ms) {
+		if (reuse) {
+			/* Skip addresses the old port cannot reach. */
+			for (i = 0; i < naddr && addrs[next % naddr]->ai_family
+			    != p->reuse.ss_family; i++)
+				next++;
+			if (i == naddr)
+				reuse = 0;
+		}
+		if (now >= next_ms && !(reuse && npend > 0)) {
 			int e = 0, fd;
 
 			if (npend == MAX_PENDING) {
@@ -621,16 +688,17 @@ dial(const struct conn_params *p, int sup)
 				memmove(pend, pend + 1, sizeof(pend[0]) *
 				    (size_t)--npend);
 			}
-			fd = start_attempt(p, addrs[next % naddr], reuse, &e);
-			reuse = 0;
+			fd = start_attempt(p, addrs[next % naddr], &reuse, &e);
 			if (fd != -1) {
 				pend[npend].fd = fd;
 				pend[npend].started_ms = now;
 				pend[npend++].addr = next % naddr;
 			} else {
 				last_err = e;
-				if (e == ECONNREFUSED)
+				if (e == ECONNREFUSED) {
 					refused |= 1u << (next % naddr);
+					reuse = 0;
+				}
 			}
 			next++;
 			next_ms = now + ATTEMPT_MS;
@@ -664,8 +732,14 @@ dial(const struct conn_params *p, int sup)
 				return fd;
 			}
 			last_err = err;
-			if (err == ECONNREFUSED)
+			/*
+			 * A stale session would have drawn a challenge ACK,
+			 * not a reset: the old port has done its job.
+			 */
+			if (err == ECONNREFUSED) {
 				refused |= 1u << pend[i].addr;
+				reuse = 0;
+			}
 			close(pend[i].fd);
 			pend[i].fd = -1;
 		}

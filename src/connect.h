@@ -18,9 +18,9 @@
 #include <sys/types.h>
 
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "liveness.h"
 #include "sshcfg.h"
@@ -81,8 +81,16 @@ int	conn_read(struct conn *c);
  */
 void	conn_reset(struct conn *c);
 
+/* The figures --status shows, from TCP_INFO. */
+struct conn_stats {
+	uint32_t	rtt_us;
+	uint32_t	retransmits;	/* unanswered RTO timeouts in a row */
+	uint64_t	bytes_sent;	/* including retransmissions */
+	uint64_t	bytes_received;
+};
+
 /* TCP_INFO of the current connection.  Returns 0, or -1/errno. */
-int	conn_tcp_info(const struct conn *c, struct tcp_info *ti);
+int	conn_stats(const struct conn *c, struct conn_stats *cs);
 
 /* "10.0.0.1:22" or "[fd00::1]:22" for the log.  Always terminates. */
 void	conn_describe(const struct sockaddr_storage *ss, char *buf, size_t len);

@@ -18,6 +18,8 @@
 #include "child.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
+#include "publish.h"
 #include "sig.h"
 #include "sshout.h"
 #include "util.h"
@@ -31,7 +33,8 @@ spawn_ssh(struct daemon *d, int64_t now)
 	char why[PATH_MAX + 128];
 	pid_t pid;
 
-	pid = child_spawn(&d->ssh, d->ssh_path, d->cfg->ssh_argv, now);
+	pid = child_spawn(&d->ssh, d->ssh_path, d->cfg->ssh_argv,
+	    d->cwd[0] ? d->cwd : NULL, now);
 	if (pid == -1) {
 		snprintf(why, sizeof(why), "%s: %s", d->ssh_path,
 		    strerror(errno));
@@ -40,6 +43,7 @@ spawn_ssh(struct daemon *d, int64_t now)
 		return;
 	}
 	d->session_seen = d->rfwd_done = 0;
+	monitor_start(&d->mon, now);
 	log_debug("started ssh (pid %ld, start %d)", (long)pid, d->sv.starts);
 }
 
@@ -52,8 +56,30 @@ act(struct daemon *d, const struct sv_out *out, int64_t now)
 		child_signal(&d->ssh, SIGTERM);
 	if (out->actions & SV_KILL)
 		child_signal(&d->ssh, SIGKILL);
+	/* A test of an ssh that is going would only fail. */
+	if (out->actions & (SV_TERM | SV_KILL))
+		monitor_stop(&d->mon);
 	if (out->actions & SV_SPAWN)
 		spawn_ssh(d, now);
+}
+
+/*
+ * Up after an outage, from the previous connection's local port: if the
+ * server still held the old session (and its -R ports), our SYN from
+ * that port made it drop it (SPEC B3), or the forwards would have been
+ * refused.
+ */
+static void
+note_eviction(struct daemon *d)
+{
+	if (d->outage && d->conn.port_reused &&
+	    d->sshcfg.remote_forwards > 0) {
+		d->evictions++;
+		log_info("remote forwards back at the first try after the "
+		    "outage: reconnected from the previous local port, so the "
+		    "server's stale session was cleared");
+	}
+	d->outage = 0;
 }
 
 static void
@@ -63,6 +89,20 @@ feed(struct daemon *d, const struct sv_event *ev, int64_t now)
 
 	sv_handle(&d->sv, ev, now, &out);
 	act(d, &out, now);
+	if ((out.actions & SV_CHANGED) && d->sv.state == SV_UP)
+		note_eviction(d);
+	publish_after(d, &out);
+}
+
+/*
+ * ssh said a remote forward was refused; the loop monitor's own -R is
+ * refused for good when the server shares our loopback (SPEC A4).
+ */
+static void
+forward_refused(struct daemon *d)
+{
+	monitor_forward_refused(&d->mon, d->ssh.reason,
+	    d->conn.remote.ss_family != AF_UNSPEC ? &d->conn.remote : NULL);
 }
 
 static void
@@ -81,9 +121,14 @@ reap(struct daemon *d)
 		if (pid != d->ssh.pid || d->ssh.pid == 0)
 			continue;
 		child_gone(&d->ssh);
+		monitor_stop(&d->mon);
+		forward_refused(d);
 		/* The helper's reason beats ssh's "proxy dialer" complaint. */
 		if (d->conn.fail[0] != '\0')
 			child_note(&d->ssh, d->conn.fail);
+		/* A connection that ended without our asking: an outage. */
+		if (d->sv.transport && d->sv.state != SV_STOPPING)
+			d->outage = 1;
 		conn_reset(&d->conn);
 		ev.wstatus = status;
 		ev.cause = d->ssh.cause;
@@ -134,8 +179,10 @@ signals(struct daemon *d)
 		ev.type = EV_RETRY_NOW;
 		feed(d, &ev, now_ms());
 	}
-	if (sig_take(SIGUSR2))
+	if (sig_take(SIGUSR2)) {
 		log_state(d, now_ms());
+		publish_refresh(d);
+	}
 }
 
 /* ssh's milestones: up once in session and every -R is answered. */
@@ -148,6 +195,8 @@ milestones(struct daemon *d, unsigned marks)
 		d->session_seen = 1;
 	if (marks & (1u << MARK_RFWD_DONE))
 		d->rfwd_done = 1;
+	if (marks & (1u << MARK_RFWD_FAILED))
+		forward_refused(d);
 	if (d->session_seen && (d->sshcfg.remote_forwards == 0 ||
 	    d->rfwd_done))
 		feed(d, &ev, now_ms());
@@ -166,9 +215,88 @@ helper_message(struct daemon *d)
 		log_debug("connected to %s from %s%s", r, l,
 		    d->conn.port_reused ? " (the previous local port)" : "");
 		feed(d, &ev, now_ms());
+		publish_refresh(d);
 		break;
 	case CONN_FAILED:
 		log_info("%s", d->conn.fail);
+		break;
+	}
+}
+
+/* Changes come in bursts (link, then addresses, then routes). */
+#define NET_SETTLE_MS	250
+
+static void
+network(struct daemon *d)
+{
+	struct sv_event ev = { .type = EV_LINK_LOST };
+	struct nw_event nev;
+	char why[NW_WHATSIZ + 64];
+
+	if (netwatch_read(&d->nw, d->conn.sock_fd != -1 ? &d->conn.local :
+	    NULL, &nev) == -1) {
+		log_warn("unable to read network changes: %s", strerror(errno));
+		return;
+	}
+	if (nev.kind == NW_ADDR_LOST) {
+		snprintf(why, sizeof(why), "the tunnel's local address went "
+		    "away (%s)", nev.what);
+		ev.reason = why;
+		feed(d, &ev, now_ms());
+	} else if (nev.kind == NW_CHANGE) {
+		log_debug("network: %s", nev.what);
+		util_strlcpy(d->net_what, nev.what, sizeof(d->net_what));
+		if (d->net_due == NEVER)
+			d->net_due = now_ms() + NET_SETTLE_MS;
+	}
+}
+
+/*
+ * The network changed a moment ago.  Cut a back-off short or restart a
+ * connecting ssh (supervise.c), and drop a connection that is stalled
+ * in TCP's back-off: a new one is faster than waiting for the next
+ * retransmission, which may be many seconds away.
+ */
+static void
+network_settled(struct daemon *d)
+{
+	struct sv_event ev = { .type = EV_NET_CHANGE };
+	struct conn_stats cs;
+	char why[NW_WHATSIZ + 64];
+
+	d->net_due = NEVER;
+	if (d->sv.state == SV_UP && conn_stats(&d->conn, &cs) == 0 &&
+	    cs.retransmits > 0) {
+		snprintf(why, sizeof(why), "network changed (%s) while the "
+		    "connection was stalled", d->net_what);
+		ev.type = EV_LINK_LOST;
+		ev.reason = why;
+	} else if (d->sv.state == SV_BACKOFF || d->sv.state == SV_CONNECTING)
+		log_info("network changed: %s", d->net_what);
+	feed(d, &ev, now_ms());
+}
+
+/*
+ * After poll(): the monitor's events and deadlines.  A failed test
+ * restarts ssh; a passed one proves the tunnel up end to end, even when
+ * ssh's own milestones have not said so (yet, or at all with -q).
+ */
+static void
+monitor_event(struct daemon *d, const struct pollfd *pfd, int n)
+{
+	struct sv_event ev = { .type = EV_LINK_LOST };
+	char why[512];
+
+	switch (monitor_handle(&d->mon, pfd, n, now_ms(), why, sizeof(why))) {
+	case MON_FAIL:
+		ev.reason = why;
+		feed(d, &ev, now_ms());
+		break;
+	case MON_PASS:
+		ev.type = EV_UP;
+		feed(d, &ev, now_ms());
+		break;
+	case MON_NONE:
 		break;
 	}
 }
@@ -189,24 +317,40 @@ int
 loop_run(struct daemon *d)
 {
 	struct sv_event ev = { .type = EV_START };
-	enum { P_SIG, P_SSH, P_LISTEN, P_HELPER, P_MAX };
-	struct pollfd pfd[P_MAX];
+	enum { P_SIG, P_SSH, P_LISTEN, P_HELPER, P_NET, P_MAX };
+	struct pollfd pfd[P_MAX + MON_MAX_FDS];
 
 	feed(d, &ev, now_ms());
+	d->next_watchdog = d->watchdog_ms > 0 ? now_ms() : NEVER;
 	while (d->sv.state != SV_EXITED) {
 		int64_t now = now_ms(), deadline = sv_deadline(&d->sv);
-		int r;
+		int r, nmon;
+
+		if (now >= d->next_watchdog) {
+			notify_send("WATCHDOG=1");
+			d->next_watchdog = now + d->watchdog_ms;
+		}
+		if (d->next_watchdog < deadline)
+			deadline = d->next_watchdog;
+		if (d->net_due < deadline)
+			deadline = d->net_due;
+		if (monitor_deadline(&d->mon) < deadline)
+			deadline = monitor_deadline(&d->mon);
 
 		/* Fixed slots; fd -1 makes poll() skip a slot. */
 		pfd[P_SIG].fd = sig_fd();
 		pfd[P_SSH].fd = d->ssh.errfd;
 		pfd[P_LISTEN].fd = d->conn.listen_fd;
 		pfd[P_HELPER].fd = d->conn.peer_fd;
+		pfd[P_NET].fd = d->nw.fd;
 		for (r = 0; r < P_MAX; r++) {
 			pfd[r].events = POLLIN;
 			pfd[r].revents = 0;
 		}
-		r = poll(pfd, P_MAX, poll_timeout(deadline, now));
+		/* The monitor's descriptors follow the fixed slots. */
+		nmon = monitor_pollfds(&d->mon, pfd + P_MAX, MON_MAX_FDS);
+		r = poll(pfd, (nfds_t)(P_MAX + nmon), poll_timeout(deadline,
+		    now));
 		if (r == -1 && errno != EINTR) {
 			log_warn("unable to poll: %s", strerror(errno));
 			continue;
@@ -222,6 +366,11 @@ loop_run(struct daemon *d)
 		if (r > 0 && pfd[P_SSH].revents != 0 &&
 		    d->ssh.errfd == pfd[P_SSH].fd)
 			milestones(d, child_read(&d->ssh));
+		if (r > 0 && pfd[P_NET].revents != 0 && d->nw.fd != -1)
+			network(d);
+		if (now_ms() >= d->net_due)
+			network_settled(d);
+		monitor_event(d, pfd + P_MAX, nmon);
 		if (now_ms() >= sv_deadline(&d->sv)) {
 			ev.type = EV_TIMEOUT;
 			feed(d, &ev, now_ms());

@@ -12,7 +12,10 @@
 #include "config.h"
 #include "connect.h"
 #include "liveness.h"
+#include "monitor.h"
+#include "netwatch.h"
 #include "sshcfg.h"
+#include "state.h"
 #include "supervise.h"
 
 /* Everything the running supervisor owns, passed around by pointer. */
@@ -20,15 +23,30 @@ struct daemon {
 	const struct config *cfg;
 	char		 ssh_path[PATH_MAX];
 	char		 pidfile[PATH_MAX];	/* absolute, or "" */
+	char		 cwd[PATH_MAX];		/* where we started, for ssh */
 	int		 pidfile_fd;
 	struct sv	 sv;
 	struct child	 ssh;
 	struct sshcfg	 sshcfg;	/* ssh -G, read once at start */
 	struct liveness	 live;
 	struct conn	 conn;		/* LIVE_SOCKET only; else fds -1 */
+	struct monitor	 mon;		/* -M; off when mon.port is 0 */
+	struct netwatch	 nw;		/* fd -1 when unavailable */
+	int64_t		 net_due;	/* a debounced change, or NEVER */
+	char		 net_what[NW_WHATSIZ];
 	int		 markers;	/* ssh reports its milestones */
 	int		 session_seen;	/* this ssh entered its session */
 	int		 rfwd_done;	/* ... and its -R were answered */
+	/* What operators see (publish.c). */
+	char		 state_dir[PATH_MAX];	/* "": nothing published */
+	char		 name[MAX_NAME + 16];
+	long		 serial;
+	int		 stopping_sent;	/* STOPPING=1 went to systemd */
+	int		 wait_fd;	/* -f --wait: pipe to the parent */
+	int64_t		 watchdog_ms;	/* 0: no systemd watchdog */
+	int64_t		 next_watchdog;
+	int		 outage;	/* the last ssh lost its link */
+	int		 evictions;	/* stale sessions cleared */
 };
 
 /*

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +22,13 @@
 #include "exitcode.h"
 #include "log.h"
 #include "loop.h"
+#include "netwatch.h"
+#include "notify.h"
 #include "pidfile.h"
+#include "publish.h"
 #include "sig.h"
 #include "sshcfg.h"
+#include "state.h"
 #include "supervise.h"
 #include "util.h"
 
@@ -36,6 +41,7 @@ static void
 emergency(void)
 {
 	loop_emergency_stop(&the_daemon);
+	publish_exit(&the_daemon);
 	if (the_daemon.pidfile[0] != '\0')
 		pidfile_remove(the_daemon.pidfile, the_daemon.pidfile_fd);
 	the_daemon.pidfile_fd = -1;
@@ -114,17 +120,80 @@ open_pidfile(struct daemon *d, const char *path)
 	    strerror(errno));
 }
 
-/* -f: detach from the terminal; the parent exits at once. */
-static void
-daemonize(void)
+/*
+ * -f --wait: the foreground parent reads the daemon's reports ("U up",
+ * "R reason" for each failure, "X reason" at exit) until the tunnel is
+ * up, the daemon gives up, or wait_s pass.  Returns the exit status.
+ */
+static int
+wait_for_daemon(int fd, int wait_s, const char *dest)
 {
-	pid_t pid = fork();
-	int fd;
+	int64_t end = now_ms() + (int64_t)wait_s * 1000;
+	char buf[2048], last[512] = "no answer yet";
+	size_t len = 0;
 
+	for (;;) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		int64_t left = end - now_ms();
+		char *nl;
+		ssize_t n;
+
+		if (left <= 0) {
+			dprintf(STDERR_FILENO, "autossh: error: the tunnel to %s "
+			    "is not up after %d s (%s); autossh keeps trying "
+			    "in the background\n", dest, wait_s, last);
+			return EXIT_FAIL;
+		}
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0) {
+			dprintf(STDERR_FILENO, "autossh: error: the tunnel to %s "
+			    "did not come up: %s\n", dest, last);
+			return EXIT_FAIL;
+		}
+		len += (size_t)n;
+		buf[len] = '\0';
+		while ((nl = strchr(buf, '\n')) != NULL) {
+			*nl = '\0';
+			if (buf[0] == 'U')
+				return EXIT_OK;
+			if (buf[0] == 'R' || buf[0] == 'X')
+				util_strlcpy(last, buf + 2, sizeof(last));
+			len -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, len + 1);
+		}
+		if (len == sizeof(buf) - 1)
+			len = 0;
+	}
+}
+
+/*
+ * -f: detach from the terminal.  The parent exits at once, or with
+ * --wait once the daemon reports; the daemon gets the pipe's write end
+ * in *wait_fd (-1 without --wait).
+ */
+static void
+daemonize(const struct config *cfg, int *wait_fd)
+{
+	int fd, p[2] = { -1, -1 };
+	pid_t pid;
+
+	if (cfg->wait_s > 0 && pipe2(p, O_CLOEXEC) == -1)
+		fatal("unable to create a pipe: %s", strerror(errno));
+	pid = fork();
 	if (pid == -1)
 		fatal("unable to fork: %s", strerror(errno));
-	if (pid > 0)
-		_exit(EXIT_OK);
+	if (pid > 0) {
+		if (p[0] == -1)
+			_exit(EXIT_OK);
+		close(p[1]);
+		_exit(wait_for_daemon(p[0], cfg->wait_s,
+		    config_destination(cfg)));
+	}
+	if (p[0] != -1)
+		close(p[0]);
+	*wait_fd = p[1];
 	if (setsid() == -1)
 		fatal("unable to start a new session: %s", strerror(errno));
 	if (chdir("/") == -1)
@@ -186,9 +255,9 @@ prepare_ssh(struct daemon *d, struct config *cfg)
 	if (!d->sshcfg.exit_on_forward_failure)
 		add_option(cfg, &pos, "ExitOnForwardFailure=yes");
 	/*
-	 * "Entering interactive session" and "All remote forwarding
-	 * requests processed" are DEBUG1 messages; they tell us the tunnel
-	 * is up.  The lines are logged at our debug level only.
+	 * "Entering interactive session" and "all expected forwarding
+	 * replies received" are DEBUG1 messages; they tell us the tunnel is
+	 * up.  The lines are logged at our debug level only.
 	 */
 	d->markers = !cfg->ssh_quiet;
 	if (d->markers)
@@ -245,6 +314,38 @@ make_policy(const struct config *cfg, int markers, struct sv_policy *p)
 	    EXIT_FAIL;
 }
 
+/*
+ * -M: the port monitor (SPEC A4).  An unusable port is a start-up error,
+ * reported before -f goes to the background.
+ */
+static void
+open_monitor(struct daemon *d, const struct config *cfg)
+{
+	char err[256];
+	int poll_s, first_s;
+
+	if (cfg->mon_port == 0)
+		return;
+	/* As in 1.4, a lifetime shorter than the poll time shortens it. */
+	poll_s = monitor_poll_s(cfg->poll_s, cfg->maxlifetime_s);
+	first_s = monitor_poll_s(cfg->first_poll_s, cfg->maxlifetime_s);
+	if (poll_s != cfg->poll_s)
+		log_info("AUTOSSH_MAXLIFETIME is shorter than AUTOSSH_POLL: "
+		    "monitor tests every %d s", poll_s);
+	if (monitor_open(&d->mon, cfg->mon_port, cfg->echo_port, poll_s,
+	    first_s, cfg->message, err, sizeof(err)) == -1)
+		fatal("%s", err);
+	if (cfg->echo_port == 0)
+		log_debug("monitor: loop mode through port %d, replies on "
+		    "127.0.0.1:%d; first test %d s after each start, then "
+		    "every %d s", cfg->mon_port, cfg->mon_port + 1, first_s,
+		    poll_s);
+	else
+		log_debug("monitor: echo mode through port %d to the server's "
+		    "port %d; first test %d s after each start, then every "
+		    "%d s", cfg->mon_port, cfg->echo_port, first_s, poll_s);
+}
+
 static int
 run(struct config *cfg)
 {
@@ -257,8 +358,12 @@ run(struct config *cfg)
 
 	d->cfg = cfg;
 	d->pidfile_fd = -1;
+	d->wait_fd = -1;
+	d->net_due = NEVER;
+	netwatch_init(&d->nw);
 	child_init(&d->ssh);
 	conn_init(&d->conn);
+	monitor_init(&d->mon);
 	log_init(level, choose_sinks(cfg, 1));
 	if (cfg->logfile != NULL && log_open_file(cfg->logfile) == -1) {
 		if (errno == ELOOP)
@@ -280,19 +385,33 @@ run(struct config *cfg)
 	prepare_ssh(d, cfg);
 	if (cfg->pidfile != NULL)
 		open_pidfile(d, cfg->pidfile);
+	open_monitor(d, cfg);
 	if (sig_init() == -1)
 		fatal("unable to set up signal handling: %s", strerror(errno));
 	if (util_random(&seed, sizeof(seed)) == -1)
 		fatal("unable to read random bytes: %s", strerror(errno));
 
+	if (cfg->wait_s > 0 && !cfg->background)
+		fatal("--wait (AUTOSSH_WAIT) works with -f only");
+	if (notify_init() == -1)
+		log_warn("unable to talk to systemd: %s", strerror(errno));
+	d->watchdog_ms = notify_watchdog_ms();
+
+	/* -f moves us to /; ssh still starts where the user was. */
+	if (getcwd(d->cwd, sizeof(d->cwd)) == NULL)
+		d->cwd[0] = '\0';
 	if (cfg->background)
-		daemonize();
+		daemonize(cfg, &d->wait_fd);
 	log_init(level, choose_sinks(cfg, !cfg->background));
 	if (d->pidfile_fd != -1 && pidfile_write(d->pidfile_fd, getpid()) ==
 	    -1)
 		fatal("AUTOSSH_PIDFILE: unable to write %s: %s", d->pidfile,
 		    strerror(errno));
 	log_set_fatal_hook(emergency);
+	publish_init(d);
+	if (netwatch_open(&d->nw) == -1)
+		log_warn("unable to watch the network (restarts will not follow "
+		    "link changes): %s", strerror(errno));
 
 	make_policy(cfg, d->markers, &policy);
 	sv_init(&d->sv, &policy, now_ms(), seed);
@@ -301,7 +420,11 @@ run(struct config *cfg)
 	code = loop_run(d);
 
 	log_set_fatal_hook(NULL);
+	publish_exit(d);
+	netwatch_close(&d->nw);
+	notify_close();
 	conn_close(&d->conn);
+	monitor_close(&d->mon);
 	if (d->pidfile[0] != '\0')
 		pidfile_remove(d->pidfile, d->pidfile_fd);
 	sig_close();
@@ -334,6 +457,10 @@ main(int argc, char **argv)
 		break;
 	case MODE_FDPASS:
 		code = conn_helper_main(cfg.fdpass_socket);
+		break;
+	case MODE_STATUS:
+		code = state_status_main(cfg.status_target, cfg.pidfile,
+		    cfg.json);
 		break;
 	default:
 		config_free(&cfg);

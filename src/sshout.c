@@ -64,7 +64,9 @@ static const struct {
 } marks[] = {
 	{ "Authenticated to ", MARK_AUTHENTICATED },
 	{ "Entering interactive session", MARK_SESSION },
+	/* OpenSSH 8.x, then 9.x. */
 	{ "All remote forwarding requests processed", MARK_RFWD_DONE },
+	{ "all expected forwarding replies received", MARK_RFWD_DONE },
 	{ "remote port forwarding failed", MARK_RFWD_FAILED },
 	{ "Could not request local forwarding", MARK_LFWD_FAILED },
 };

@@ -13,7 +13,7 @@ enum ssh_mark {
 	MARK_NONE,
 	MARK_AUTHENTICATED,	/* "Authenticated to ..." */
 	MARK_SESSION,		/* "Entering interactive session." */
-	MARK_RFWD_DONE,		/* "All remote forwarding requests processed" */
+	MARK_RFWD_DONE,		/* every remote forward was answered */
 	MARK_RFWD_FAILED,	/* "remote port forwarding failed ..." */
 	MARK_LFWD_FAILED,	/* "Could not request local forwarding." */
 };

@@ -272,7 +272,7 @@ test_spawn_and_read(void **state)
 	child_init(&c);
 	assert_int_equal(c.pid, 0);
 	assert_int_equal(c.errfd, -1);
-	pid = child_spawn(&c, "/bin/sh", argv, 4242);
+	pid = child_spawn(&c, "/bin/sh", argv, NULL, 4242);
 	assert_true(pid > 0);
 	assert_int_equal(c.pid, pid);
 	assert_true(c.started_ms == 4242);
@@ -314,7 +314,7 @@ test_read_partial_lines(void **state)
 	pid_t pid;
 
 	(void)state;
-	pid = child_spawn(&c, "/bin/sh", argv, 0);
+	pid = child_spawn(&c, "/bin/sh", argv, NULL, 0);
 	assert_true(pid > 0);
 	read_to_eof(&c);
 	/* The CR is gone; the unterminated last line still counts. */
@@ -335,7 +335,7 @@ test_read_no_cause(void **state)
 	pid_t pid;
 
 	(void)state;
-	pid = child_spawn(&c, "/bin/sh", argv, 0);
+	pid = child_spawn(&c, "/bin/sh", argv, NULL, 0);
 	assert_true(pid > 0);
 	read_to_eof(&c);
 	assert_int_equal(c.cause, CAUSE_NONE);
@@ -357,7 +357,7 @@ test_read_long_line(void **state)
 	pid_t pid;
 
 	(void)state;
-	pid = child_spawn(&c, "/bin/sh", argv, 0);
+	pid = child_spawn(&c, "/bin/sh", argv, NULL, 0);
 	assert_true(pid > 0);
 	read_to_eof(&c);
 	/* 3000 bytes: logged in pieces, kept bounded. */
@@ -379,7 +379,7 @@ test_spawn_exec_fails(void **state)
 	child_init(&c);
 	before = count_fds();
 	errno = 0;
-	assert_int_equal(child_spawn(&c, "/nonexistent/ssh", argv, 0), -1);
+	assert_int_equal(child_spawn(&c, "/nonexistent/ssh", argv, NULL, 0), -1);
 	assert_int_equal(errno, ENOENT);
 	assert_int_equal(c.pid, 0);
 	assert_int_equal(c.errfd, -1);
@@ -392,7 +392,7 @@ test_spawn_exec_fails(void **state)
 	make_file("notexec", 0644);
 	snprintf(p, sizeof(p), "%s/notexec", tmpdir);
 	errno = 0;
-	assert_int_equal(child_spawn(&c, p, argv, 0), -1);
+	assert_int_equal(child_spawn(&c, p, argv, NULL, 0), -1);
 	assert_int_equal(errno, EACCES);
 	assert_int_equal(count_fds(), before);
 }
@@ -409,7 +409,7 @@ test_signal(void **state)
 	child_init(&c);
 	/* No process: nothing to signal, and no error. */
 	assert_int_equal(child_signal(&c, SIGTERM), 0);
-	pid = child_spawn(&c, "/bin/sleep", argv, 0);
+	pid = child_spawn(&c, "/bin/sleep", argv, NULL, 0);
 	assert_true(pid > 0);
 	assert_int_equal(child_signal(&c, SIGTERM), 0);
 	status = wait_status(pid);
@@ -456,7 +456,7 @@ test_clean_signal_state(void **state)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigprocmask(SIG_BLOCK, &block, &old);
-	pid = child_spawn(&c, "/bin/sleep", argv, 0);
+	pid = child_spawn(&c, "/bin/sleep", argv, NULL, 0);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	assert_true(pid > 0);
 	blk = proc_mask(pid, "SigBlk");
@@ -494,7 +494,7 @@ test_no_inherited_fds(void **state)
 	leak = open("/dev/null", O_RDONLY);
 	assert_true(leak > STDERR_FILENO);
 	assert_int_equal(fcntl(leak, F_GETFD) & FD_CLOEXEC, 0);
-	pid = child_spawn(&c, "/bin/sleep", argv, 0);
+	pid = child_spawn(&c, "/bin/sleep", argv, NULL, 0);
 	assert_true(pid > 0);
 	snprintf(p, sizeof(p), "/proc/%ld/fd", (long)pid);
 	d = opendir(p);
@@ -538,7 +538,7 @@ test_parent_death_kills(void **state)
 		pid_t pid;
 
 		close(p[0]);
-		pid = child_spawn(&c, "/bin/sleep", argv, 0);
+		pid = child_spawn(&c, "/bin/sleep", argv, NULL, 0);
 		(void)!write(p[1], &pid, sizeof(pid));
 		_exit(0);
 	}

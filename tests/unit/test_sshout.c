@@ -127,6 +127,10 @@ static const struct line_row rows[] = {
 	    "Entering interactive session." },
 	{ "debug1: All remote forwarding requests processed", NONE, DEBUG,
 	    MARK_RFWD_DONE, "All remote forwarding requests processed" },
+	/* OpenSSH 9.2's wording of the same milestone */
+	{ "debug1: forwarding_success: all expected forwarding replies "
+	    "received", NONE, DEBUG, MARK_RFWD_DONE,
+	    "forwarding_success: all expected forwarding replies received" },
 	/* debug lines never give a cause, whatever they say */
 	{ "debug1: connect to address 127.0.0.1 port 1: Connection refused",
 	    NONE, DEBUG, MARK_NONE,

@@ -1,0 +1,587 @@
+/*
+ * Publishing the state and reading it back for --status.  The file is
+ * "key value" lines; values never hold control characters, so a line is
+ * a record.  Writers replace the file with rename(2), so a reader sees
+ * the old or the new state, never half of one (runit's way).  Times are
+ * CLOCK_MONOTONIC, which every process of a boot shares, plus one wall
+ * clock time for display.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "state.h"
+#include "util.h"
+
+#define STATE_MAX	8192
+#define REFRESH_WAIT_MS	1000
+
+int
+state_dir(const char *pidfile, char *out, size_t len)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	const char *slash;
+	int n;
+
+	if (geteuid() == 0)
+		n = snprintf(out, len, "/run/autossh");
+	else if (xdg != NULL && xdg[0] == '/')
+		n = snprintf(out, len, "%s/autossh", xdg);
+	else if (pidfile != NULL && (slash = strrchr(pidfile, '/')) != NULL)
+		n = snprintf(out, len, "%.*s", (int)(slash - pidfile),
+		    slash == pidfile ? "/" : pidfile);
+	else
+		return -1;
+	return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+void
+state_default_name(const char *destination, char *out, size_t len)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@:+-";
+	size_t i;
+
+	if (len == 0)
+		return;
+	for (i = 0; destination[i] != '\0' && i + 1 < len; i++)
+		out[i] = strchr(ok, destination[i]) != NULL ? destination[i] :
+		    '_';
+	out[i] = '\0';
+	if (out[0] == '.' || out[0] == '\0')
+		out[0] = '_';
+}
+
+int
+state_format(const struct state *st, char *buf, size_t len)
+{
+	char reason[sizeof(st->last_reason) * 4], dest[sizeof(st->destination)
+	    * 4], live[sizeof(st->liveness) * 4];
+	int n;
+
+	log_escape(reason, sizeof(reason), st->last_reason);
+	log_escape(dest, sizeof(dest), st->destination);
+	log_escape(live, sizeof(live), st->liveness);
+	n = snprintf(buf, len,
+	    "name %s\ndestination %s\npid %ld\nstate %s\nsince_ms %" PRId64
+	    "\nsince_unix %" PRId64 "\nwritten_ms %" PRId64 "\nserial %ld\n"
+	    "ssh_pid %ld\nstarts %d\nretry_ms %" PRId64 "\nlast_status %d\n"
+	    "last_signal %d\nlast_lived_ms %" PRId64 "\nlast_reason %s\n"
+	    "liveness %s\ndetect_s %d\nkeepalive_bytes_day %ld\n"
+	    "evictions %d\n",
+	    st->name, dest, st->pid, st->state, st->since_ms, st->since_unix,
+	    st->written_ms, st->serial, st->ssh_pid, st->starts, st->retry_ms,
+	    st->last_status, st->last_signal, st->last_lived_ms, reason, live,
+	    st->detect_s, st->keepalive_bytes_day, st->evictions);
+	if (n < 0 || (size_t)n >= len)
+		return -1;
+	if (st->have_tcp) {
+		int m = snprintf(buf + n, len - (size_t)n,
+		    "local %s\nremote %s\nrtt_us %ld\nbytes_sent %llu\n"
+		    "bytes_received %llu\n", st->local, st->remote, st->rtt_us,
+		    st->bytes_sent, st->bytes_received);
+
+		if (m < 0 || (size_t)m >= len - (size_t)n)
+			return -1;
+		n += m;
+	}
+	return n;
+}
+
+static void
+set_i64(const char *v, int64_t *out)
+{
+	long long x;
+	char why[64];
+
+	if (parse_num(v, INT64_MIN + 1, INT64_MAX, &x, why, sizeof(why)) == 0)
+		*out = x;
+}
+
+static void
+set_long(const char *v, long *out)
+{
+	int64_t x = *out;
+
+	set_i64(v, &x);
+	*out = (long)x;
+}
+
+static void
+set_int(const char *v, int *out)
+{
+	long long x;
+	char why[64];
+
+	if (parse_num(v, INT_MIN, INT_MAX, &x, why, sizeof(why)) == 0)
+		*out = (int)x;
+}
+
+static void
+set_ull(const char *v, unsigned long long *out)
+{
+	int64_t x = 0;
+
+	set_i64(v, &x);
+	if (x >= 0)
+		*out = (unsigned long long)x;
+}
+
+static void
+take(struct state *st, const char *k, const char *v)
+{
+#define STR(key, field) if (strcmp(k, key) == 0) \
+	util_strlcpy(st->field, v, sizeof(st->field))
+	STR("name", name);
+	STR("destination", destination);
+	STR("state", state);
+	STR("last_reason", last_reason);
+	STR("liveness", liveness);
+	STR("local", local);
+	STR("remote", remote);
+#undef STR
+	if (strcmp(k, "pid") == 0)
+		set_long(v, &st->pid);
+	else if (strcmp(k, "since_ms") == 0)
+		set_i64(v, &st->since_ms);
+	else if (strcmp(k, "since_unix") == 0)
+		set_i64(v, &st->since_unix);
+	else if (strcmp(k, "written_ms") == 0)
+		set_i64(v, &st->written_ms);
+	else if (strcmp(k, "serial") == 0)
+		set_long(v, &st->serial);
+	else if (strcmp(k, "ssh_pid") == 0)
+		set_long(v, &st->ssh_pid);
+	else if (strcmp(k, "starts") == 0)
+		set_int(v, &st->starts);
+	else if (strcmp(k, "retry_ms") == 0)
+		set_i64(v, &st->retry_ms);
+	else if (strcmp(k, "last_status") == 0)
+		set_int(v, &st->last_status);
+	else if (strcmp(k, "last_signal") == 0)
+		set_int(v, &st->last_signal);
+	else if (strcmp(k, "last_lived_ms") == 0)
+		set_i64(v, &st->last_lived_ms);
+	else if (strcmp(k, "detect_s") == 0)
+		set_int(v, &st->detect_s);
+	else if (strcmp(k, "keepalive_bytes_day") == 0)
+		set_long(v, &st->keepalive_bytes_day);
+	else if (strcmp(k, "evictions") == 0)
+		set_int(v, &st->evictions);
+	else if (strcmp(k, "rtt_us") == 0) {
+		set_long(v, &st->rtt_us);
+		st->have_tcp = 1;
+	} else if (strcmp(k, "bytes_sent") == 0)
+		set_ull(v, &st->bytes_sent);
+	else if (strcmp(k, "bytes_received") == 0)
+		set_ull(v, &st->bytes_received);
+}
+
+int
+state_parse(const char *text, size_t len, struct state *st)
+{
+	size_t i = 0;
+
+	memset(st, 0, sizeof(*st));
+	st->last_status = -1;
+	while (i < len) {
+		char key[32], val[512];
+		size_t s = i, k = 0, v = 0;
+
+		while (i < len && text[i] != '\n' && text[i] != ' ')
+			if (k + 1 < sizeof(key))
+				key[k++] = text[i++];
+			else
+				i++;
+		key[k] = '\0';
+		if (i < len && text[i] == ' ')
+			i++;
+		while (i < len && text[i] != '\n')
+			if (v + 1 < sizeof(val) && text[i] != '\0')
+				val[v++] = text[i++];
+			else
+				i++;
+		val[v] = '\0';
+		if (i < len)
+			i++;
+		if (i > s && k > 0)
+			take(st, key, val);
+	}
+	return st->name[0] != '\0' && st->pid > 0 ? 0 : -1;
+}
+
+static int
+path_of(const char *dir, const char *name, const char *suffix, char *out,
+    size_t len)
+{
+	int n = snprintf(out, len, "%s/%s%s", dir, name, suffix);
+
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int
+state_write(const char *dir, const struct state *st)
+{
+	char buf[STATE_MAX], path[PATH_MAX], tmp[PATH_MAX];
+	struct stat sb;
+	int fd, n, e;
+	ssize_t w;
+
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+		return -1;
+	/* The directory must be one, not a link somewhere else. */
+	if (lstat(dir, &sb) == -1)
+		return -1;
+	if (!S_ISDIR(sb.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	if ((n = state_format(st, buf, sizeof(buf))) == -1) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	if (path_of(dir, st->name, ".state", path, sizeof(path)) == -1)
+		return -1;
+	if (snprintf(tmp, sizeof(tmp), "%s/.%s.state.%ld", dir, st->name,
+	    (long)getpid()) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	if (fd == -1)
+		return -1;
+	w = write(fd, buf, (size_t)n);
+	e = errno;
+	if (close(fd) == -1 && w == n) {
+		w = -1;
+		e = errno;
+	}
+	if (w != n) {
+		unlink(tmp);
+		errno = w == -1 ? e : EIO;
+		return -1;
+	}
+	if (rename(tmp, path) == -1) {
+		e = errno;
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+void
+state_remove(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (path_of(dir, name, ".state", path, sizeof(path)) == 0)
+		unlink(path);
+}
+
+int
+state_read(const char *dir, const char *name, struct state *st)
+{
+	char path[PATH_MAX], buf[STATE_MAX];
+	ssize_t n;
+	int fd;
+
+	if (path_of(dir, name, ".state", path, sizeof(path)) == -1)
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n < 0)
+		return -1;
+	if (state_parse(buf, (size_t)n, st) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+running(long pid)
+{
+	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+void
+state_sweep(const char *dir)
+{
+	char name[NAME_MAX + 1];
+	struct dirent *de;
+	struct state st;
+	DIR *dp;
+
+	if ((dp = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(dp)) != NULL) {
+		size_t n = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || n <= 6 ||
+		    strcmp(de->d_name + n - 6, ".state") != 0)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(n - 6), de->d_name);
+		if (state_read(dir, name, &st) == 0 && !running(st.pid))
+			state_remove(dir, name);
+	}
+	closedir(dp);
+}
+
+/* ---- --status ---- */
+
+/*
+ * Ask the instance for fresh figures (SIGUSR2 rewrites the file) and
+ * wait briefly for the new serial; keep the old state if it does not
+ * come (another user's instance, or a stopped one).
+ */
+static void
+refresh(const char *dir, struct state *st)
+{
+	int64_t end = now_ms() + REFRESH_WAIT_MS;
+	struct state fresh;
+	long serial = st->serial;
+
+	if (kill((pid_t)st->pid, SIGUSR2) == -1)
+		return;
+	while (now_ms() < end) {
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+		if (state_read(dir, st->name, &fresh) == 0 &&
+		    fresh.serial != serial) {
+			*st = fresh;
+			return;
+		}
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void
+json_string(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void
+print_json(const struct state *st, int alive, int64_t now, int first)
+{
+	printf("%s{\"name\": ", first ? "" : ",\n");
+	json_string(st->name);
+	printf(", \"destination\": ");
+	json_string(st->destination);
+	printf(", \"pid\": %ld, \"running\": %s, \"state\": ", st->pid,
+	    alive ? "true" : "false");
+	json_string(alive ? st->state : "not running");
+	printf(", \"since_unix\": %" PRId64 ", \"for_s\": %.1f", st->since_unix,
+	    (double)(now - st->since_ms) / 1000);
+	printf(", \"ssh_pid\": %ld, \"starts\": %d, \"restarts\": %d",
+	    st->ssh_pid, st->starts, st->starts > 0 ? st->starts - 1 : 0);
+	if (st->retry_ms > 0)
+		printf(", \"next_try_in_s\": %.1f", st->retry_ms > now ?
+		    (double)(st->retry_ms - now) / 1000 : 0.0);
+	if (st->last_status >= 0 || st->last_signal > 0) {
+		printf(", \"last_exit\": {\"status\": ");
+		if (st->last_signal > 0)
+			printf("null, \"signal\": %d", st->last_signal);
+		else
+			printf("%d, \"signal\": null", st->last_status);
+		printf(", \"lived_s\": %.1f, \"reason\": ",
+		    (double)st->last_lived_ms / 1000);
+		json_string(st->last_reason);
+		putchar('}');
+	}
+	if (st->have_tcp) {
+		printf(", \"local\": ");
+		json_string(st->local);
+		printf(", \"remote\": ");
+		json_string(st->remote);
+		printf(", \"rtt_ms\": %.3f, \"bytes_sent\": %llu, "
+		    "\"bytes_received\": %llu", (double)st->rtt_us / 1000,
+		    st->bytes_sent, st->bytes_received);
+	}
+	printf(", \"liveness\": ");
+	json_string(st->liveness);
+	printf(", \"detect_s\": %d, \"keepalive_bytes_per_day\": %ld, "
+	    "\"evictions\": %d}", st->detect_s, st->keepalive_bytes_day,
+	    st->evictions);
+}
+
+static void
+bytes(unsigned long long n, char *buf, size_t len)
+{
+	if (n < 10 * 1024)
+		snprintf(buf, len, "%llu B", n);
+	else if (n < 10 * 1024 * 1024)
+		snprintf(buf, len, "%.1f KB", (double)n / 1024);
+	else
+		snprintf(buf, len, "%.1f MB", (double)n / (1024 * 1024));
+}
+
+static void
+print_human(const struct state *st, int alive, int64_t now)
+{
+	char d[32], when[32], b1[32], b2[32];
+	time_t t = (time_t)st->since_unix;
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	if (!alive) {
+		printf("%s: not running (pid %ld is gone)\n", st->name, st->pid);
+		return;
+	}
+	printf("%s: %s for %s (since %s), pid %ld\n", st->name, st->state,
+	    fmt_duration(now - st->since_ms, d, sizeof(d)), when, st->pid);
+	if (st->retry_ms > 0 && st->retry_ms > now)
+		printf("  next try in %s\n", fmt_duration(st->retry_ms - now, d,
+		    sizeof(d)));
+	printf("  destination %s, ssh pid %ld, %d start%s\n", st->destination,
+	    st->ssh_pid, st->starts, st->starts == 1 ? "" : "s");
+	if (st->last_status >= 0 || st->last_signal > 0) {
+		fmt_duration(st->last_lived_ms, d, sizeof(d));
+		if (st->last_signal > 0)
+			printf("  last exit: killed by signal %d after %s",
+			    st->last_signal, d);
+		else
+			printf("  last exit: status %d after %s",
+			    st->last_status, d);
+		printf("%s%s%s\n", st->last_reason[0] ? " (" : "",
+		    st->last_reason, st->last_reason[0] ? ")" : "");
+	}
+	if (st->have_tcp) {
+		bytes(st->bytes_sent, b1, sizeof(b1));
+		bytes(st->bytes_received, b2, sizeof(b2));
+		printf("  connection %s -> %s, rtt %.1f ms, sent %s, "
+		    "received %s\n", st->local, st->remote,
+		    (double)st->rtt_us / 1000, b1, b2);
+	}
+	if (st->evictions > 0)
+		printf("  stale server sessions cleared: %d\n", st->evictions);
+	printf("  liveness: %s\n", st->liveness);
+}
+
+static int
+show(const char *dir, struct state *st, int json, int *first)
+{
+	int alive = running(st->pid);
+
+	if (alive)
+		refresh(dir, st);
+	if (json)
+		print_json(st, alive, now_ms(), *first);
+	else
+		print_human(st, alive, now_ms());
+	*first = 0;
+	return alive;
+}
+
+/* The pid in a pidfile, or 0. */
+static long
+pidfile_pid(const char *path)
+{
+	char buf[32], why[64];
+	long long v;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return parse_num(buf, 1, INT_MAX, &v, why, sizeof(why)) == 0 ?
+	    (long)v : 0;
+}
+
+int
+state_status_main(const char *target, const char *pidfile, int json)
+{
+	char dir[PATH_MAX], name[NAME_MAX + 1];
+	struct state st;
+	struct dirent *de;
+	long want = 0;
+	int first = 1, shown = 0, alive = 0;
+	DIR *dp;
+
+	if (target != NULL && strchr(target, '/') != NULL) {
+		pidfile = target;
+		if ((want = pidfile_pid(target)) == 0) {
+			fprintf(stderr, "autossh: --status: no pid in %s\n",
+			    target);
+			return 1;
+		}
+		target = NULL;
+	}
+	if (state_dir(pidfile, dir, sizeof(dir)) == -1) {
+		fprintf(stderr, "autossh: --status: no state directory "
+		    "(not root, no XDG_RUNTIME_DIR, no pidfile)\n");
+		return 1;
+	}
+	if (json)
+		printf("[");
+	if (target != NULL) {
+		if (state_read(dir, target, &st) == 0) {
+			alive = show(dir, &st, json, &first);
+			shown = 1;
+		}
+	} else if ((dp = opendir(dir)) != NULL) {
+		while ((de = readdir(dp)) != NULL) {
+			size_t n = strlen(de->d_name);
+
+			if (de->d_name[0] == '.' || n <= 6 ||
+			    strcmp(de->d_name + n - 6, ".state") != 0)
+				continue;
+			snprintf(name, sizeof(name), "%.*s", (int)(n - 6),
+			    de->d_name);
+			if (state_read(dir, name, &st) == -1 ||
+			    (want != 0 && st.pid != want))
+				continue;
+			alive |= show(dir, &st, json, &first);
+			shown = 1;
+		}
+		closedir(dp);
+	}
+	if (json)
+		printf("]\n");
+	fflush(stdout);
+	if (!shown) {
+		fprintf(stderr, "autossh: --status: no autossh %s%s%s in %s\n",
+		    target ? "named " : "", target ? target : want ?
+		    "with that pidfile" : "is running", "", dir);
+		return 1;
+	}
+	return alive ? 0 : 1;
+}
