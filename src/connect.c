@@ -244,8 +244,17 @@ conn_accept(struct conn *c, pid_t ssh_pid)
 		char a[INET6_ADDRSTRLEN];
 
 		addr_text(&c->last_local, a, sizeof(a));
+		/*
+		 * Each attempt from the old port lives about three round
+		 * trips of the old connection, at least 1 s: after the stale
+		 * session's reset, the next SYN is not far behind.
+		 */
+		uint32_t ms = c->last_rtt_us * 3 / 1000;
+
+		ms = ms < 1000 ? 1000 : ms > 3000 ? 3000 : ms;
 		len += (size_t)snprintf(msg + len, sizeof(msg) - len,
-		    "reuse %s %d\n", a, addr_port(&c->last_local));
+		    "reuse %s %d\nreuse_ms %u\n", a, addr_port(&c->last_local),
+		    ms);
 	}
 	if (send(fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len) {
 		close(fd);
@@ -343,8 +352,11 @@ conn_reset(struct conn *c)
 		 * the server: the next one comes from the same port to clear
 		 * it (SPEC B3).
 		 */
+		struct conn_stats cs;
+
 		c->last_local = c->local;
 		c->reuse_port = !closed_by_peer(c->sock_fd);
+		c->last_rtt_us = conn_stats(c, &cs) == 0 ? cs.rtt_us : 0;
 		close(c->sock_fd);
 	}
 	c->sock_fd = -1;
@@ -431,6 +443,7 @@ conn_parse_params(const char *text, size_t len, struct conn_params *p)
 	buf[len] = '\0';
 	memset(p, 0, sizeof(*p));
 	p->reuse.ss_family = AF_UNSPEC;
+	p->reuse_ms = 1000;
 	for (line = strtok_r(buf, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
 		char *v = strchr(line, ' ');
@@ -473,6 +486,8 @@ conn_parse_params(const char *text, size_t len, struct conn_params *p)
 			    sizeof(p->bind_interface) ? -1 : 0;
 		else if (strcmp(line, "reuse") == 0)
 			rc = parse_reuse(v, &p->reuse);
+		else if (strcmp(line, "reuse_ms") == 0)
+			rc = field_num(v, 100, 60000, &p->reuse_ms);
 		if (rc == -1)
 			return -1;
 	}
@@ -680,6 +695,12 @@ dial(const struct conn_params *p, int sup)
 			if (i == naddr)
 				reuse = 0;
 		}
+		/* An attempt from the old port makes way for the next one. */
+		if (reuse && npend > 0 &&
+		    now - pend[0].started_ms >= p->reuse_ms) {
+			close(pend[0].fd);
+			npend = 0;
+		}
 		if (now >= next_ms && !(reuse && npend > 0)) {
 			int e = 0, fd;
 
@@ -701,7 +722,7 @@ dial(const struct conn_params *p, int sup)
 				}
 			}
 			next++;
-			next_ms = now + ATTEMPT_MS;
+			next_ms = now + (reuse ? p->reuse_ms : ATTEMPT_MS);
 		}
 		for (i = 0; i < npend; i++) {
 			pfd[i].fd = pend[i].fd;

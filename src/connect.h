@@ -39,6 +39,7 @@ struct conn {
 	struct sockaddr_storage remote;
 	struct sockaddr_storage last_local; /* of the previous connection */
 	int		reuse_port;	/* ask the helper to bind last_local */
+	uint32_t	last_rtt_us;	/* of the previous connection */
 	int		port_reused;	/* the socket got last_local's port */
 	char		fail[256];	/* the helper's reason for CONN_FAILED */
 	char		params[1024];	/* what the helper is told */
@@ -118,6 +119,7 @@ struct conn_params {
 	char	bind_address[64];
 	char	bind_interface[32];
 	struct sockaddr_storage reuse;	/* ss_family AF_UNSPEC: none */
+	int	reuse_ms;		/* the life of one attempt from it */
 };
 int	conn_parse_params(const char *text, size_t len, struct conn_params *p);
 
