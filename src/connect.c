@@ -105,6 +105,7 @@ conn_open(struct conn *c, const struct sshcfg *cfg, const struct liveness *l)
 {
 	struct sockaddr_un sun;
 	unsigned char rnd[8];
+	long long timeout_ms;
 	int n;
 
 	conn_init(c);
@@ -113,11 +114,15 @@ conn_open(struct conn *c, const struct sshcfg *cfg, const struct liveness *l)
 	snprintf(c->name, sizeof(c->name), "autossh.%ld.%02x%02x%02x%02x"
 	    "%02x%02x%02x%02x", (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3],
 	    rnd[4], rnd[5], rnd[6], rnd[7]);
+	/* Beyond what the helper accepts (12 days), it is "no limit". */
+	timeout_ms = (long long)cfg->connect_timeout_s * 1000;
+	if (timeout_ms > CONN_MAX_TIMEOUT_MS)
+		timeout_ms = 0;
 	n = snprintf(c->params, sizeof(c->params),
-	    "host %s\nport %d\nfamily %d\ntimeout_ms %d\nidle %d\nintvl %d\n"
+	    "host %s\nport %d\nfamily %d\ntimeout_ms %lld\nidle %d\nintvl %d\n"
 	    "cnt %d\nuser_timeout_ms %d\n%s%s%s%s%s%s",
 	    cfg->hostname, cfg->port, cfg->family == AF_INET ? 4 :
-	    cfg->family == AF_INET6 ? 6 : 0, cfg->connect_timeout_s * 1000,
+	    cfg->family == AF_INET6 ? 6 : 0, timeout_ms,
 	    l->idle_s, l->intvl_s, l->cnt, l->user_timeout_ms,
 	    cfg->bind_address[0] ? "bind " : "", cfg->bind_address,
 	    cfg->bind_address[0] ? "\n" : "",
@@ -467,7 +472,7 @@ conn_parse_params(const char *text, size_t len, struct conn_params *p)
 			p->family = family == 4 ? AF_INET :
 			    family == 6 ? AF_INET6 : AF_UNSPEC;
 		} else if (strcmp(line, "timeout_ms") == 0)
-			rc = field_num(v, 0, 1 << 30, &p->timeout_ms);
+			rc = field_num(v, 0, CONN_MAX_TIMEOUT_MS, &p->timeout_ms);
 		else if (strcmp(line, "idle") == 0)
 			rc = field_num(v, 0, 32767, &p->idle_s);
 		else if (strcmp(line, "intvl") == 0)

@@ -25,6 +25,9 @@
 #include "liveness.h"
 #include "sshcfg.h"
 
+/* The longest ConnectTimeout passed on; longer ones mean "no limit". */
+#define CONN_MAX_TIMEOUT_MS	(1 << 30)
+
 /* conn_read() results. */
 #define CONN_NOTHING	0
 #define CONN_TRANSPORT	1	/* the socket arrived: TCP is up */
@@ -101,8 +104,9 @@ void	conn_close(struct conn *c);
 
 /*
  * The helper: run as `autossh --fdpass-helper NAME` by ssh.  Returns the
- * exit status: 0 once the socket is passed, 255 (with ssh's wording of
- * the reason on stderr) when the connection cannot be made, 1 on misuse.
+ * exit status: 0 once the socket is passed, 255 when the connection
+ * cannot be made (the reason, in ssh's words, goes to the supervisor,
+ * which logs it), 1 on misuse (with a line on stderr).
  */
 int	conn_helper_main(const char *name);
 

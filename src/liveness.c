@@ -14,6 +14,8 @@
 
 /* Below this, a stall of a healthy but lossy link would look dead. */
 #define MIN_USER_TIMEOUT_S	5
+/* The kernel's limit for TCP_KEEPIDLE and TCP_KEEPINTVL. */
+#define MAX_KEEP_S		32767
 
 static int
 max_int(int a, int b)
@@ -56,7 +58,8 @@ liveness_plan(int deadline_s, const struct sshcfg *c, struct liveness *o)
 		return;
 	}
 	o->mode = LIVE_SOCKET;
-	if (t > 0 && d - t >= MIN_USER_TIMEOUT_S) {
+	if (t > 0 && d - t >= MIN_USER_TIMEOUT_S &&
+	    t + max_int(5, t / 2) <= MAX_KEEP_S) {
 		/*
 		 * ssh sends a keepalive after t seconds without news from the
 		 * server, so the link is never idle longer than t plus a round
@@ -79,6 +82,9 @@ liveness_plan(int deadline_s, const struct sshcfg *c, struct liveness *o)
 	o->intvl_s = max_int(1, d / 9);
 	o->user_timeout_ms = (d - o->intvl_s) * 1000;
 	o->idle_s = max_int(1, d - 3 * o->intvl_s);
+	/* Past the kernel's limit the user timeout still ends it in time. */
+	if (o->idle_s > MAX_KEEP_S)
+		o->idle_s = MAX_KEEP_S;
 	o->cnt = max_int(1, (d - o->intvl_s - o->idle_s) / o->intvl_s + 1);
 	o->detect_s = d - o->intvl_s;
 	o->bytes_per_day = 86400L / o->idle_s * PROBE_EXCHANGE_BYTES +

@@ -274,6 +274,9 @@ log_set_fatal_hook(void (*hook)(void))
 	fatal_hook = hook;
 }
 
+static void format_text(char *, size_t, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
+
 static void
 format_text(char *text, size_t len, const char *fmt, va_list ap)
 {

@@ -32,6 +32,8 @@ notify_init(void)
 	long long v;
 	size_t n;
 
+	notify_close();
+	watchdog_ms = 0;
 	if (usec != NULL && parse_num(usec, 1, INT64_MAX / 1000, &v, why,
 	    sizeof(why)) == 0) {
 		long long pid = 0;

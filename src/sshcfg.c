@@ -187,8 +187,8 @@ run_g(const char *ssh_path, char *const argv[], int argc, char *out,
 		dup2(epipe[1], STDERR_FILENO);
 		close_range(3, ~0U, 0);
 		execv(ssh_path, gv);
-		dprintf(STDERR_FILENO, "unable to execute %s: %s\n", ssh_path,
-		    strerror(errno));
+		dprintf(STDERR_FILENO, "%s\n", strerror(errno));
+		free(gv);
 		_exit(127);
 	}
 	free(gv);
@@ -231,6 +231,11 @@ run_g(const char *ssh_path, char *const argv[], int argc, char *out,
 
 			if (pfd[i].revents == 0)
 				continue;
+			/* The last of ssh's complaints is the one to keep. */
+			if (which == 1 && *len + 1 >= cap) {
+				memmove(err, err + *len - cap / 2, cap / 2);
+				*len = cap / 2;
+			}
 			/* Past the cap, keep draining so ssh never blocks. */
 			if (*len + 1 < cap)
 				r = read(pfd[i].fd, buf + *len, cap - 1 - *len);
@@ -280,8 +285,14 @@ sshcfg_load(const char *ssh_path, char *const argv[], int argc,
 		while ((nl = strrchr(err, '\n')) != NULL && nl[1] == '\0')
 			*nl = '\0';
 		nl = strrchr(err, '\n');
-		snprintf(errbuf, errlen, "ssh rejects the configuration: %s",
-		    err[0] ? (nl ? nl + 1 : err) : "no reason given");
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+			snprintf(errbuf, errlen, "unable to run %s -G: %s",
+			    ssh_path, err[0] ? (nl ? nl + 1 : err) :
+			    "exit status 127");
+		else
+			snprintf(errbuf, errlen, "ssh rejects the configuration: "
+			    "%s", err[0] ? (nl ? nl + 1 : err) :
+			    "no reason given");
 		goto done;
 	}
 	rc = sshcfg_parse(out, c, errbuf, errlen);

@@ -39,8 +39,8 @@ state_dir(const char *pidfile, char *out, size_t len)
 	else if (xdg != NULL && xdg[0] == '/')
 		n = snprintf(out, len, "%s/autossh", xdg);
 	else if (pidfile != NULL && (slash = strrchr(pidfile, '/')) != NULL)
-		n = snprintf(out, len, "%.*s", (int)(slash - pidfile),
-		    slash == pidfile ? "/" : pidfile);
+		n = slash == pidfile ? snprintf(out, len, "/") :
+		    snprintf(out, len, "%.*s", (int)(slash - pidfile), pidfile);
 	else
 		return -1;
 	return n > 0 && (size_t)n < len ? 0 : -1;
@@ -59,8 +59,13 @@ state_default_name(const char *destination, char *out, size_t len)
 		out[i] = strchr(ok, destination[i]) != NULL ? destination[i] :
 		    '_';
 	out[i] = '\0';
-	if (out[0] == '.' || out[0] == '\0')
+	/* Not empty, and not a hidden file. */
+	if (out[0] == '.')
 		out[0] = '_';
+	else if (out[0] == '\0' && len >= 2) {
+		out[0] = '_';
+		out[1] = '\0';
+	}
 }
 
 int

@@ -1,0 +1,397 @@
+/*
+ * Unit tests for notify.c: a no-op without NOTIFY_SOCKET, datagrams to a
+ * socket bound in a temporary directory and to an abstract one, the
+ * environment scrubbed after notify_init(), the watchdog interval and
+ * WATCHDOG_PID, and bad socket names.  notify.c keeps static state, so
+ * every test starts from notify_close() and a clean environment.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "notify.h"
+
+#define MAX_TESTS	48
+static struct CMUnitTest tests[MAX_TESTS];
+static size_t ntests;
+
+static char tmp[64];
+static char sock_path[128];
+
+/*
+ * Forget what an earlier test set up: an init without NOTIFY_SOCKET
+ * leaves no socket and no watchdog.
+ */
+static void
+forget(void)
+{
+	notify_close();
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	unsetenv("WATCHDOG_PID");
+	notify_init();
+}
+
+static int
+reset(void **state)
+{
+	(void)state;
+	forget();
+	snprintf(tmp, sizeof(tmp), "/tmp/test_notify.XXXXXX");
+	if (mkdtemp(tmp) == NULL)
+		return -1;
+	snprintf(sock_path, sizeof(sock_path), "%s/notify", tmp);
+	return 0;
+}
+
+static int
+cleanup(void **state)
+{
+	(void)state;
+	notify_close();
+	unlink(sock_path);
+	return rmdir(tmp);
+}
+
+static void
+add_test(const char *name, CMUnitTestFunction fn)
+{
+	if (ntests == MAX_TESTS) {
+		fprintf(stderr, "too many tests\n");
+		_exit(2);
+	}
+	tests[ntests].name = name;
+	tests[ntests].test_func = fn;
+	tests[ntests].setup_func = reset;
+	tests[ntests].teardown_func = cleanup;
+	tests[ntests].initial_state = NULL;
+	ntests++;
+}
+
+/* A datagram socket like systemd's: at path, or abstract for "@name". */
+static int
+listener(const char *name)
+{
+	struct sockaddr_un sun;
+	size_t n = strlen(name);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_true(n < sizeof(sun.sun_path));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, name, n);
+	if (name[0] == '@')
+		sun.sun_path[0] = '\0';
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n +
+	    (name[0] == '@' ? 0 : 1))), 0);
+	return fd;
+}
+
+/* The next datagram, exactly (with its length). */
+static void
+expect_datagram(int fd, const char *want)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	char buf[512];
+	ssize_t n;
+
+	assert_int_equal(poll(&p, 1, 2000), 1);
+	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	assert_int_equal(n, (ssize_t)strlen(want));
+	assert_memory_equal(buf, want, (size_t)n);
+}
+
+static void
+expect_nothing(int fd)
+{
+	char buf[16];
+
+	assert_int_equal(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	assert_int_equal(errno, EAGAIN);
+}
+
+static void
+test_unset(void **state)
+{
+	(void)state;
+	assert_int_equal(notify_init(), 0);
+	assert_int_equal(notify_send("READY=1"), 0);
+	assert_int_equal(notify_send("STATUS=up"), 0);
+	assert_int_equal(notify_watchdog_ms(), 0);
+	notify_close();
+	notify_close();
+}
+
+static void
+test_unset_with_watchdog(void **state)
+{
+	(void)state;
+	/* A watchdog without a socket to ping is no watchdog. */
+	setenv("WATCHDOG_USEC", "2000000", 1);
+	assert_int_equal(notify_init(), 0);
+	assert_int_equal(notify_watchdog_ms(), 0);
+	assert_null(getenv("WATCHDOG_USEC"));
+	assert_int_equal(notify_send("WATCHDOG=1"), 0);
+}
+
+static void
+test_empty(void **state)
+{
+	(void)state;
+	setenv("NOTIFY_SOCKET", "", 1);
+	assert_int_equal(notify_init(), 0);
+	assert_int_equal(notify_send("READY=1"), 0);
+	assert_null(getenv("NOTIFY_SOCKET"));
+}
+
+static void
+test_path(void **state)
+{
+	int fd = listener(sock_path);
+
+	(void)state;
+	setenv("NOTIFY_SOCKET", sock_path, 1);
+	assert_int_equal(notify_init(), 0);
+	/* ssh and the helpers must not inherit it. */
+	assert_null(getenv("NOTIFY_SOCKET"));
+	assert_int_equal(notify_send("READY=1"), 0);
+	expect_datagram(fd, "READY=1");
+	expect_nothing(fd);
+	assert_int_equal(notify_send("READY=1\nSTATUS=tunnel up"), 0);
+	expect_datagram(fd, "READY=1\nSTATUS=tunnel up");
+	assert_int_equal(notify_send("STOPPING=1"), 0);
+	expect_datagram(fd, "STOPPING=1");
+	/* Closed: a no-op again. */
+	notify_close();
+	assert_int_equal(notify_send("STATUS=after close"), 0);
+	expect_nothing(fd);
+	close(fd);
+}
+
+static void
+test_abstract(void **state)
+{
+	char name[64];
+	int fd;
+
+	(void)state;
+	snprintf(name, sizeof(name), "@autossh-test-notify.%ld",
+	    (long)getpid());
+	fd = listener(name);
+	setenv("NOTIFY_SOCKET", name, 1);
+	assert_int_equal(notify_init(), 0);
+	assert_null(getenv("NOTIFY_SOCKET"));
+	assert_int_equal(notify_send("READY=1"), 0);
+	expect_datagram(fd, "READY=1");
+	close(fd);
+}
+
+static void
+test_abstract_is_not_the_path(void **state)
+{
+	char name[64];
+	int fd;
+
+	(void)state;
+	/* "@x" names the abstract "\0x", not a file called "@x". */
+	snprintf(name, sizeof(name), "@autossh-test-nobody.%ld",
+	    (long)getpid());
+	fd = listener(sock_path);
+	setenv("NOTIFY_SOCKET", name, 1);
+	assert_int_equal(notify_init(), 0);
+	assert_int_equal(notify_send("READY=1"), -1);
+	expect_nothing(fd);
+	close(fd);
+}
+
+static void
+test_no_listener(void **state)
+{
+	(void)state;
+	/* systemd gone: the send fails, the caller logs and goes on. */
+	setenv("NOTIFY_SOCKET", sock_path, 1);
+	assert_int_equal(notify_init(), 0);
+	errno = 0;
+	assert_int_equal(notify_send("READY=1"), -1);
+	assert_true(errno == ENOENT || errno == ECONNREFUSED);
+}
+
+static void
+test_watchdog(void **state)
+{
+	int fd = listener(sock_path);
+
+	(void)state;
+	setenv("NOTIFY_SOCKET", sock_path, 1);
+	setenv("WATCHDOG_USEC", "2000000", 1);
+	assert_int_equal(notify_init(), 0);
+	assert_int_equal(notify_watchdog_ms(), 1000);
+	assert_null(getenv("WATCHDOG_USEC"));
+	close(fd);
+}
+
+static void
+test_watchdog_our_pid(void **state)
+{
+	char pid[32];
+	int fd = listener(sock_path);
+
+	(void)state;
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	setenv("NOTIFY_SOCKET", sock_path, 1);
+	setenv("WATCHDOG_USEC", "30000000", 1);
+	setenv("WATCHDOG_PID", pid, 1);
+	assert_int_equal(notify_init(), 0);
+	assert_int_equal(notify_watchdog_ms(), 15000);
+	assert_null(getenv("WATCHDOG_PID"));
+	close(fd);
+}
+
+static void
+test_watchdog_other_pid(void **state)
+{
+	int fd = listener(sock_path);
+
+	(void)state;
+	/* The watchdog is another process's (our parent's) to ping. */
+	setenv("NOTIFY_SOCKET", sock_path, 1);
+	setenv("WATCHDOG_USEC", "2000000", 1);
+	setenv("WATCHDOG_PID", "1", 1);
+	assert_int_equal(notify_init(), 0);
+	assert_int_equal(notify_watchdog_ms(), 0);
+	assert_null(getenv("WATCHDOG_USEC"));
+	assert_null(getenv("WATCHDOG_PID"));
+	close(fd);
+}
+
+struct wrow {
+	const char	*usec;
+	int64_t		 want;
+};
+
+static const struct wrow wrows[] = {
+	{ "1", 1 },
+	{ "1999", 1 },
+	{ "2000", 1 },
+	{ "4000", 2 },
+	{ "0", 0 },
+	{ "-2000000", 0 },
+	{ "2s", 0 },
+	{ "", 0 },
+	{ "9223372036854775", 4611686018427 },
+	{ "9223372036854776", 0 },
+};
+
+static void
+test_watchdog_values(void **state)
+{
+	size_t i;
+	int fd = listener(sock_path);
+
+	(void)state;
+	for (i = 0; i < sizeof(wrows) / sizeof(wrows[0]); i++) {
+		forget();
+		setenv("NOTIFY_SOCKET", sock_path, 1);
+		setenv("WATCHDOG_USEC", wrows[i].usec, 1);
+		assert_int_equal(notify_init(), 0);
+		if (notify_watchdog_ms() != wrows[i].want)
+			fail_msg("WATCHDOG_USEC '%s': %lld ms, want %lld",
+			    wrows[i].usec, (long long)notify_watchdog_ms(),
+			    (long long)wrows[i].want);
+	}
+	close(fd);
+}
+
+static void
+test_watchdog_fresh_each_init(void **state)
+{
+	int fd = listener(sock_path);
+
+	(void)state;
+	/*
+	 * What an earlier init read does not outlive notify_close(): the
+	 * second init has no WATCHDOG_USEC, so there is no watchdog.
+	 */
+	setenv("NOTIFY_SOCKET", sock_path, 1);
+	setenv("WATCHDOG_USEC", "2000000", 1);
+	assert_int_equal(notify_init(), 0);
+	assert_int_equal(notify_watchdog_ms(), 1000);
+	notify_close();
+	assert_int_equal(notify_watchdog_ms(), 0);
+	setenv("NOTIFY_SOCKET", sock_path, 1);
+	assert_int_equal(notify_init(), 0);
+	assert_int_equal(notify_watchdog_ms(), 0);
+	close(fd);
+}
+
+static void
+test_relative(void **state)
+{
+	(void)state;
+	setenv("NOTIFY_SOCKET", "run/systemd/notify", 1);
+	setenv("WATCHDOG_USEC", "2000000", 1);
+	errno = 0;
+	assert_int_equal(notify_init(), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_null(getenv("NOTIFY_SOCKET"));
+	assert_int_equal(notify_watchdog_ms(), 0);
+	assert_int_equal(notify_send("READY=1"), 0);
+}
+
+static void
+test_too_long(void **state)
+{
+	char name[200];
+
+	(void)state;
+	memset(name, 'x', sizeof(name) - 1);
+	name[0] = '/';
+	name[sizeof(name) - 1] = '\0';
+	setenv("NOTIFY_SOCKET", name, 1);
+	errno = 0;
+	assert_int_equal(notify_init(), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_null(getenv("NOTIFY_SOCKET"));
+	assert_int_equal(notify_send("READY=1"), 0);
+	/* 107 bytes and the NUL fill sun_path exactly: accepted. */
+	name[107] = '\0';
+	setenv("NOTIFY_SOCKET", name, 1);
+	assert_int_equal(notify_init(), 0);
+}
+
+int
+main(void)
+{
+	add_test("NOTIFY_SOCKET unset: no-ops", test_unset);
+	add_test("WATCHDOG_USEC without NOTIFY_SOCKET",
+	    test_unset_with_watchdog);
+	add_test("NOTIFY_SOCKET empty: no-ops", test_empty);
+	add_test("path socket: exact datagrams, variable removed", test_path);
+	add_test("abstract socket '@name'", test_abstract);
+	add_test("'@name' is not a file", test_abstract_is_not_the_path);
+	add_test("nobody listening: send fails", test_no_listener);
+	add_test("WATCHDOG_USEC=2000000 gives 1000 ms", test_watchdog);
+	add_test("WATCHDOG_PID is ours", test_watchdog_our_pid);
+	add_test("WATCHDOG_PID of another process", test_watchdog_other_pid);
+	add_test("WATCHDOG_USEC boundaries", test_watchdog_values);
+	add_test("watchdog read afresh by every init",
+	    test_watchdog_fresh_each_init);
+	add_test("relative NOTIFY_SOCKET: EINVAL", test_relative);
+	add_test("NOTIFY_SOCKET beyond sun_path: EINVAL", test_too_long);
+	return _cmocka_run_group_tests("test_notify", tests, ntests, NULL,
+	    NULL);
+}
