@@ -10,7 +10,7 @@
 
 #include "child.h"
 #include "config.h"
-#include "connect.h"
+#include "conn.h"
 #include "liveness.h"
 #include "monitor.h"
 #include "netwatch.h"
