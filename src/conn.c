@@ -303,46 +303,46 @@ conn_read(struct conn *c)
 #define ST_LAST_ACK	9
 #define ST_CLOSING	11
 
-/*
- * Did the server end this connection in order (we got its FIN)?  Then it
- * holds no session, and the next connection need not, and should not,
- * come from the same port: the server may still be in TIME_WAIT for it.
- */
-static int
-closed_by_peer(int fd)
+void
+conn_reset(struct conn *c)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 
-	memset(&ti, 0, sizeof(ti));
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
-		return 0;
-	return ti.tcpi_state == ST_CLOSE_WAIT ||
-	    ti.tcpi_state == ST_LAST_ACK || ti.tcpi_state == ST_TIME_WAIT ||
-	    ti.tcpi_state == ST_CLOSING;
-}
-
-void
-conn_reset(struct conn *c)
-{
 	if (c->peer_fd != -1)
 		close(c->peer_fd);
 	c->peer_fd = -1;
-	if (c->sock_fd != -1) {
-		/*
-		 * A connection that died otherwise (aborted by the kernel on
-		 * a silent link, or ours to kill) may have left a session on
-		 * the server: the next one comes from the same port to clear
-		 * it (SPEC B3).
-		 */
-		struct conn_stats cs;
+	if (c->sock_fd == -1)
+		goto out;
+	memset(&ti, 0, sizeof(ti));
+	getsockopt(c->sock_fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
+	c->last_local = c->local;
+	c->last_rtt_us = ti.tcpi_rtt;
+	/*
+	 * If the server ended the connection in order (we got its FIN), it
+	 * holds no session, and the next connection should not come from
+	 * the same port: the server may be in TIME_WAIT for it.  Any other
+	 * end (aborted by the kernel on a silent link, or ssh killed) may
+	 * have left a session there: the next connection comes from the
+	 * same port to clear it (SPEC B3).
+	 */
+	c->reuse_port = !(ti.tcpi_state == ST_CLOSE_WAIT ||
+	    ti.tcpi_state == ST_LAST_ACK || ti.tcpi_state == ST_TIME_WAIT ||
+	    ti.tcpi_state == ST_CLOSING);
+	/*
+	 * Ours is the last reference to the socket.  If the server has not
+	 * acknowledged what was sent, the link is dead: an orderly close
+	 * would retransmit a FIN into it for minutes and hold the old port,
+	 * so abort (a reset, lost on the dead link) instead.
+	 */
+	if (c->reuse_port && (ti.tcpi_unacked > 0 || ti.tcpi_retransmits > 0)) {
+		struct linger lg = { 1, 0 };
 
-		c->last_local = c->local;
-		c->reuse_port = !closed_by_peer(c->sock_fd);
-		c->last_rtt_us = conn_stats(c, &cs) == 0 ? cs.rtt_us : 0;
-		close(c->sock_fd);
+		setsockopt(c->sock_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
+	close(c->sock_fd);
 	c->sock_fd = -1;
+out:
 	c->fail[0] = '\0';
 }
 
