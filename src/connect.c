@@ -426,14 +426,23 @@ dial(const struct conn_params *p, int sup)
 		/*
 		 * Every address refused and nothing pending: ask again soon,
 		 * and give up once this has gone on for the grace period.
+		 * The wait is jittered (0.5 to 1.5 times the interval), so
+		 * that many tunnels cut by one server restart do not come
+		 * back in the same instant and trip its MaxStartups.
 		 */
 		if (refused == (1u << naddr) - 1 && npend == 0) {
+			uint16_t r = 0;
+			int64_t retry;
+
 			if (refused_since == NEVER)
 				refused_since = now;
 			if (now_ms() - refused_since >= REFUSED_GRACE_MS)
 				break;
-			if (next_ms > now_ms() + REFUSED_RETRY_MS)
-				next_ms = now_ms() + REFUSED_RETRY_MS;
+			util_random(&r, sizeof(r));
+			retry = REFUSED_RETRY_MS / 2 +
+			    (int64_t)r * REFUSED_RETRY_MS / 65536;
+			if (next_ms > now_ms() + retry)
+				next_ms = now_ms() + retry;
 			refused = 0;
 		}
 	}

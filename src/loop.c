@@ -43,6 +43,8 @@ spawn_ssh(struct daemon *d, int64_t now)
 		return;
 	}
 	d->session_seen = d->rfwd_done = 0;
+	if (d->outage)
+		d->outage_tries++;
 	monitor_start(&d->mon, now);
 	log_debug("started ssh (pid %ld, start %d)", (long)pid, d->sv.starts);
 }
@@ -64,15 +66,15 @@ act(struct daemon *d, const struct sv_out *out, int64_t now)
 }
 
 /*
- * Up after an outage, from the previous connection's local port: if the
- * server still held the old session (and its -R ports), our SYN from
- * that port made it drop it (SPEC B3), or the forwards would have been
- * refused.
+ * Up at the first try after an outage, from the lost connection's local
+ * port: if the server still held the old session (and its -R ports),
+ * our SYN from that port made it drop it (SPEC B3), or the forwards
+ * would have been refused.
  */
 static void
 note_eviction(struct daemon *d)
 {
-	if (d->outage && d->conn.port_reused &&
+	if (d->outage && d->outage_tries == 1 && d->conn.port_reused &&
 	    d->sshcfg.remote_forwards > 0) {
 		d->evictions++;
 		log_info("remote forwards back at the first try after the "
@@ -126,9 +128,15 @@ reap(struct daemon *d)
 		/* The helper's reason beats ssh's "proxy dialer" complaint. */
 		if (d->conn.fail[0] != '\0')
 			child_note(&d->ssh, d->conn.fail);
-		/* A connection that ended without our asking: an outage. */
-		if (d->sv.transport && d->sv.state != SV_STOPPING)
+		/*
+		 * A working tunnel that ended without our asking, or that we
+		 * stopped because its link was lost: an outage.
+		 */
+		if (d->sv.state == SV_UP || (d->sv.state == SV_STOPPING &&
+		    d->sv.after == AFTER_RESTART_POLICY)) {
 			d->outage = 1;
+			d->outage_tries = 0;
+		}
 		conn_reset(&d->conn);
 		ev.wstatus = status;
 		ev.cause = d->ssh.cause;

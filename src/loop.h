@@ -45,7 +45,8 @@ struct daemon {
 	int		 wait_fd;	/* -f --wait: pipe to the parent */
 	int64_t		 watchdog_ms;	/* 0: no systemd watchdog */
 	int64_t		 next_watchdog;
-	int		 outage;	/* the last ssh lost its link */
+	int		 outage;	/* a working tunnel lost its link */
+	int		 outage_tries;	/* ssh starts since then */
 	int		 evictions;	/* stale sessions cleared */
 };
 

@@ -431,8 +431,9 @@ print_json(const struct state *st, int alive, int64_t now, int first)
 		printf(", \"remote\": ");
 		json_string(st->remote);
 		printf(", \"rtt_ms\": %.3f, \"bytes_sent\": %llu, "
-		    "\"bytes_received\": %llu", (double)st->rtt_us / 1000,
-		    st->bytes_sent, st->bytes_received);
+		    "\"bytes_received\": %llu, \"figures_age_s\": %.1f",
+		    (double)st->rtt_us / 1000, st->bytes_sent,
+		    st->bytes_received, (double)(now - st->written_ms) / 1000);
 	}
 	printf(", \"liveness\": ");
 	json_string(st->liveness);
@@ -486,21 +487,27 @@ print_human(const struct state *st, int alive, int64_t now)
 	if (st->have_tcp) {
 		bytes(st->bytes_sent, b1, sizeof(b1));
 		bytes(st->bytes_received, b2, sizeof(b2));
+		fmt_duration(now - st->written_ms, d, sizeof(d));
 		printf("  connection %s -> %s, rtt %.1f ms, sent %s, "
-		    "received %s\n", st->local, st->remote,
-		    (double)st->rtt_us / 1000, b1, b2);
+		    "received %s (as of %s ago)\n", st->local, st->remote,
+		    (double)st->rtt_us / 1000, b1, b2, d);
 	}
 	if (st->evictions > 0)
 		printf("  stale server sessions cleared: %d\n", st->evictions);
 	printf("  liveness: %s\n", st->liveness);
 }
 
+/*
+ * Print one instance.  Only an instance asked for by name or pidfile is
+ * refreshed: listing all of them must not signal every autossh on the
+ * machine (each logs its state on SIGUSR2).
+ */
 static int
-show(const char *dir, struct state *st, int json, int *first)
+show(const char *dir, struct state *st, int json, int fresh, int *first)
 {
 	int alive = running(st->pid);
 
-	if (alive)
+	if (alive && fresh)
 		refresh(dir, st);
 	if (json)
 		print_json(st, alive, now_ms(), *first);
@@ -559,7 +566,7 @@ state_status_main(const char *target, const char *pidfile, int json)
 		printf("[");
 	if (target != NULL) {
 		if (state_read(dir, target, &st) == 0) {
-			alive = show(dir, &st, json, &first);
+			alive = show(dir, &st, json, 1, &first);
 			shown = 1;
 		}
 	} else if ((dp = opendir(dir)) != NULL) {
@@ -574,7 +581,7 @@ state_status_main(const char *target, const char *pidfile, int json)
 			if (state_read(dir, name, &st) == -1 ||
 			    (want != 0 && st.pid != want))
 				continue;
-			alive |= show(dir, &st, json, &first);
+			alive |= show(dir, &st, json, want != 0, &first);
 			shown = 1;
 		}
 		closedir(dp);
