@@ -616,6 +616,13 @@ class AutosshProcess:
             status = self.wait(5)
         return status
 
+    def wait_new_ssh(self, old, timeout):
+        """Wait for a live ssh child other than old; its pid, or None on
+        timeout."""
+        found = wait_for(lambda: [p for p in self.ssh_pids() if p != old],
+                         timeout)
+        return found[0] if found else None
+
     def fds(self):
         return open_fds(self.pid) if self.pid else {}
 
@@ -631,6 +638,31 @@ def _exe(pid):
         return os.readlink(f"/proc/{pid}/exe")
     except OSError:
         return None
+
+
+# A TCP echo service: every byte back on the same connection; with a log
+# path as argv[2], everything received is appended there too.
+ECHO_SERVER = r"""
+import socket, sys, threading
+log = open(sys.argv[2], "ab", buffering=0) if len(sys.argv) > 2 else None
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen(16)
+print("listening", flush=True)
+def serve(c):
+    with c:
+        while True:
+            data = c.recv(4096)
+            if not data:
+                return
+            if log:
+                log.write(data)
+            c.sendall(data)
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"""
 
 
 # --- the lab --------------------------------------------------------------------------
@@ -888,6 +920,18 @@ class Lab:
         if daemon:
             prog.find_daemon()
         return prog
+
+    def start_echo(self, side, port, log_path=None, timeout=5):
+        """Start an echo service on 127.0.0.1:port in the "client" or
+        "server" namespace and wait until it listens; returns the Popen."""
+        argv = ["python3", "-c", ECHO_SERVER, str(port)]
+        if log_path:
+            argv.append(log_path)
+        popen = self.client_popen if side == "client" else self.server_popen
+        p = popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        if p.stdout.readline().strip() != b"listening":
+            raise RuntimeError(f"echo service on {side}:{port} did not start")
+        return p
 
     # --- faults ---
 

@@ -12,12 +12,6 @@ import pytest
 import lab as labmod
 
 
-def wait_new_ssh(prog, old, timeout):
-    """A live ssh child of prog other than old, or None."""
-    return labmod.wait_for(
-        lambda: [p for p in prog.ssh_pids() if p != old], timeout)
-
-
 def test_seed_recipe_brings_the_tunnel_up(lab, autossh, fd_check):
     prog = autossh(["-M0", "-f", "-N", "Broker"])
     assert prog.foreground_status == 0
@@ -36,7 +30,7 @@ def test_back_after_sshd_sessions_killed(lab, autossh):
     assert lab.wait_tunnel(15) is not None
     (first,) = prog.ssh_pids()
     lab.sshd.kill_sessions()
-    assert wait_new_ssh(prog, first, 10)
+    assert prog.wait_new_ssh(first, 10)
     assert lab.wait_tunnel(15) is not None
     assert re.search(r"ssh exited with status 255 after .* closed by remote "
                      r"host", prog.log_text())
@@ -50,7 +44,7 @@ def test_back_after_sshd_restart(lab, autossh):
     lab.sshd.kill_sessions()
     time.sleep(2)           # refused for a while: sshd is restarting
     lab.sshd.start()
-    assert wait_new_ssh(prog, first, 15)
+    assert prog.wait_new_ssh(first, 15)
     assert lab.wait_tunnel(20) is not None
 
 
@@ -62,7 +56,7 @@ def test_serveralive_recovers_from_blackhole(lab, autossh):
     assert lab.wait_tunnel(15) is not None
     (first,) = prog.ssh_pids()
     lab.blackhole()
-    assert wait_new_ssh(prog, first, 30), "ServerAlive did not end ssh"
+    assert prog.wait_new_ssh(first, 30), "ServerAlive did not end ssh"
     assert "Timeout, server" in prog.log_text()
     lab.lift()
     assert lab.wait_tunnel(20) is not None
@@ -108,7 +102,7 @@ def test_usr1_gives_a_new_ssh(lab, autossh):
     assert lab.wait_tunnel(15) is not None
     (first,) = prog.ssh_pids()
     prog.signal(signal.SIGUSR1)
-    assert wait_new_ssh(prog, first, 10)
+    assert prog.wait_new_ssh(first, 10)
     assert labmod.wait_for(lambda: not labmod.alive(first), 10)
     assert lab.wait_tunnel(15) is not None
 

@@ -17,11 +17,6 @@ TCP_USER_TIMEOUT = 18
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def wait_new_ssh(prog, old, timeout):
-    return labmod.wait_for(
-        lambda: [p for p in prog.ssh_pids() if p != old], timeout)
-
-
 def ssh_socket(ssh_pid):
     """A duplicate of ssh's TCP socket to sshd (pidfd_getfd), as a
     Python socket, so its options can be read."""
@@ -102,7 +97,7 @@ def test_blackhole_without_serveralive_noticed_within_deadline(lab, autossh):
     (first,) = prog.ssh_pids()
     t0 = time.monotonic()
     lab.blackhole()
-    assert wait_new_ssh(prog, first, 2 * 10), prog.log_text()
+    assert prog.wait_new_ssh(first, 2 * 10), prog.log_text()
     noticed = time.monotonic() - t0
     assert noticed < 2 * 10
     lab.lift()
@@ -117,7 +112,7 @@ def test_restored_path_used_at_once(lab, autossh):
     assert lab.wait_tunnel(15) is not None
     (first,) = prog.ssh_pids()
     lab.blackhole()
-    assert wait_new_ssh(prog, first, 20)
+    assert prog.wait_new_ssh(first, 20)
     time.sleep(12)          # several attempts into the void
     lab.lift()
     took = lab.wait_tunnel(10)
@@ -131,7 +126,7 @@ def test_link_up_restarts_a_connecting_ssh_at_once(lab, autossh):
     (first,) = prog.ssh_pids()
     lab.link_down()
     # The kernel ends the dead connection; the new ssh cannot connect.
-    assert wait_new_ssh(prog, first, 20)
+    assert prog.wait_new_ssh(first, 20)
     time.sleep(3)
     lab.link_up()
     took = lab.wait_tunnel(10)

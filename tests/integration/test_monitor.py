@@ -11,8 +11,6 @@ that what notices a fault is the monitor.
 import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -35,28 +33,6 @@ SLACK_S = 10
 PASSED = "monitor test passed"
 FAILED = "monitor test failed"
 
-ECHO_SERVER = r"""
-import socket, sys, threading
-log = open(sys.argv[1], "ab", buffering=0)
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", int(sys.argv[2])))
-srv.listen(16)
-print("listening", flush=True)
-def serve(c):
-    with c:
-        while True:
-            data = c.recv(4096)
-            if not data:
-                return
-            log.write(data)
-            c.sendall(data)
-while True:
-    c, _ = srv.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-"""
-
-
 def count(prog, text):
     return prog.log_text().count(text)
 
@@ -70,22 +46,14 @@ def wait_log(prog, text, timeout, times=1):
     return None
 
 
-def wait_new_ssh(prog, old, timeout):
-    found = labmod.wait_for(lambda: [p for p in prog.ssh_pids() if p != old],
-                            timeout)
-    return found[0] if found else None
-
-
 @pytest.fixture
 def echo_service(lab, tmp_path):
     """A line echo service on the server namespace's 127.0.0.1:7777; yields
     the path of the file that records what it received."""
     received = tmp_path / "echo.log"
     received.write_bytes(b"")
-    p = lab.server_popen([sys.executable, "-c", ECHO_SERVER, str(received),
-                          str(ECHO)], stdout=subprocess.PIPE)
+    p = lab.start_echo("server", ECHO, str(received))
     try:
-        assert p.stdout.readline().strip() == b"listening"
         yield received
     finally:
         lab.terminate(p)
@@ -165,7 +133,7 @@ def test_stopped_client_ssh_is_replaced(lab, autossh):
     labmod.stop_pid(old)
     try:
         start = time.monotonic()
-        new = wait_new_ssh(prog, old, DETECT_S + KILL_GRACE_S + SLACK_S)
+        new = prog.wait_new_ssh(old, DETECT_S + KILL_GRACE_S + SLACK_S)
         assert new, "no new ssh:\n" + prog.log_text()
         assert lab.wait_tunnel(20) is not None
         took = time.monotonic() - start
@@ -186,7 +154,7 @@ def test_stopped_server_session_is_replaced(lab, autossh, echo_service):
     assert lab.sshd.stop_session()
     start = time.monotonic()
     # ssh itself is fine: only an end-to-end test sees the hung session.
-    new = wait_new_ssh(prog, old, DETECT_S + SLACK_S)
+    new = prog.wait_new_ssh(old, DETECT_S + SLACK_S)
     assert new, "no new ssh:\n" + prog.log_text()
     assert FAILED in prog.log_text()
     assert lab.wait_tunnel(20) is not None
@@ -202,7 +170,7 @@ def test_stopped_server_session_loop_mode(lab, autossh):
     (old,) = prog.ssh_pids()
     stopped = lab.sshd.stop_session()
     assert stopped
-    new = wait_new_ssh(prog, old, DETECT_S + SLACK_S)
+    new = prog.wait_new_ssh(old, DETECT_S + SLACK_S)
     assert new, "no new ssh:\n" + prog.log_text()
     assert FAILED in prog.log_text()
     # The hung session still holds port 20000 on the server, so the new

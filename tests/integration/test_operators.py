@@ -4,7 +4,6 @@ forwards are, --status and its JSON, systemd's notifications, -f --wait."""
 import json
 import os
 import socket
-import subprocess
 import threading
 import time
 

@@ -6,7 +6,6 @@ stale session is gone before the new one asks for the port.  The control
 runs the same outage with the liveness layer off (ssh connects itself, from
 a fresh port) and shows the refusal that autossh 1.4 users see."""
 
-import socket
 import time
 
 import pytest
@@ -15,25 +14,6 @@ import lab as labmod
 
 REMOTE_PORT = 2222
 ECHO_PORT = 7000
-
-ECHO = f"""
-import socket, threading
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", {ECHO_PORT}))
-s.listen(16)
-def serve(c):
-    with c:
-        while True:
-            b = c.recv(4096)
-            if not b:
-                return
-            c.sendall(b)
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-"""
-
 
 def echo_through_reverse(lab, timeout=2.0):
     """From the server, through -R 2222, to the client's echo service."""
@@ -69,7 +49,7 @@ def outage(lab, prog):
 
 
 def setup_reverse(lab, autossh, args):
-    lab.client_popen(["python3", "-c", ECHO])
+    lab.start_echo("client", ECHO_PORT)
     lab.write_ssh_config(hosts={"Reverse": [
         f"RemoteForward {REMOTE_PORT} localhost:{ECHO_PORT}"]})
     prog = autossh(args + ["-N", "Reverse"])
@@ -111,7 +91,7 @@ def test_without_port_reuse_the_forward_is_refused(lab, autossh):
     lab.write_ssh_config(hosts={"Reverse": [
         f"RemoteForward {REMOTE_PORT} localhost:{ECHO_PORT}",
         "ServerAliveInterval 2", "ServerAliveCountMax 2"]})
-    lab.client_popen(["python3", "-c", ECHO])
+    lab.start_echo("client", ECHO_PORT)
     prog = autossh(["-M0", "--deadline=0", "-N", "Reverse"])
     assert labmod.wait_for(lambda: echo_through_reverse(lab), 15)
     stale = outage(lab, prog)
