@@ -170,3 +170,21 @@ def test_hostile_host_name_runs_nothing(lab, autossh, host):
         prog.wait(20)
         assert not prog.alive() or prog.stop() is not None
         assert not os.path.exists(marker), (args, prog.log_text())
+
+
+@pytest.mark.timeout(60)
+def test_losing_the_local_address_restarts_at_once(lab, autossh):
+    prog = autossh(["-M0", "-N", "Broker"])
+    assert lab.wait_tunnel(15) is not None
+    (first,) = prog.ssh_pids()
+    addr = f"{lab.client_addr}/24"
+    labmod._run(["ip", "-n", lab.client_ns, "addr", "del", addr, "dev",
+                 labmod.IFNAME])
+    try:
+        # Not after the 40 s deadline: at once, on the netlink event.
+        assert prog.wait_new_ssh(first, 5), prog.log_text()
+        assert "local address went away" in prog.log_text()
+    finally:
+        labmod._run(["ip", "-n", lab.client_ns, "addr", "add", addr, "dev",
+                     labmod.IFNAME])
+    assert lab.wait_tunnel(15) is not None

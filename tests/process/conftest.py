@@ -92,7 +92,12 @@ class Run:
             "FAKESSH_LOG": str(self.sshlog),
             "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
         }
-        env.update({k: str(v) for k, v in extra.items()})
+        for k, v in extra.items():
+            # None removes a variable.
+            if v is None:
+                env.pop(k, None)
+            else:
+                env[k] = str(v)
         return env
 
     def start(self, args, plan, **env):

@@ -236,3 +236,15 @@ class TestPidfile:
         assert "symbolic link" in run.stderr()
         assert target.read_text() == "precious\n"
         assert run.starts() == []
+
+
+def test_journal_stream_gets_priority_prefixes(run):
+    # Under systemd, fd 2 is the journal stream named by JOURNAL_STREAM
+    # ("dev:ino"): lines go there with <N> priorities instead of syslog.
+    run.stderr_path.write_bytes(b"")
+    st = os.stat(run.stderr_path)
+    run.start(["-M0", "-N", "Broker"], ["50 255 Connection refused"],
+              AUTOSSH_LOGFILE=None, AUTOSSH_GATETIME="0",
+              JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
+    assert wait_for(lambda: "<6>ssh exited with status 255" in run.stderr())
+    assert "<6>ssh: Connection refused" in run.stderr()
