@@ -7,6 +7,7 @@
  * at least one probe is out, so the detection time is the user timeout;
  * the probe count is set only for kernels that ignore it.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,10 +31,13 @@ liveness_plan(int deadline_s, const struct sshcfg *c, struct liveness *o)
 	long ssh_cost = t > 0 ? 86400L / t * ALIVE_EXCHANGE_BYTES : 0;
 	/* Debian's ssh sets 300 s itself in batch mode: not the user's. */
 	int user_alive = t > 0 && !(c->batchmode && t == 300);
+	long long dl;
 
 	memset(o, 0, sizeof(*o));
 	o->bytes_per_day = ssh_cost;
-	o->detect_s = t > 0 ? t * (c->alive_count_max + 1) : 0;
+	/* ssh accepts intervals and counts whose product is no int. */
+	dl = t > 0 ? (long long)t * (c->alive_count_max + 1LL) : 0;
+	o->detect_s = dl > INT_MAX ? INT_MAX : (int)dl;
 	if (d == 0) {
 		o->mode = LIVE_OFF;
 		return;

@@ -114,6 +114,20 @@ set_i64(const char *v, int64_t *out)
 		*out = x;
 }
 
+/*
+ * A time: monotonic or wall-clock milliseconds or seconds, which are
+ * never negative; half the range leaves room for any difference.
+ */
+static void
+set_time(const char *v, int64_t *out)
+{
+	long long x;
+	char why[64];
+
+	if (parse_num(v, 0, INT64_MAX / 2, &x, why, sizeof(why)) == 0)
+		*out = x;
+}
+
 static void
 set_long(const char *v, long *out)
 {
@@ -159,11 +173,11 @@ take(struct state *st, const char *k, const char *v)
 	if (strcmp(k, "pid") == 0)
 		set_long(v, &st->pid);
 	else if (strcmp(k, "since_ms") == 0)
-		set_i64(v, &st->since_ms);
+		set_time(v, &st->since_ms);
 	else if (strcmp(k, "since_unix") == 0)
-		set_i64(v, &st->since_unix);
+		set_time(v, &st->since_unix);
 	else if (strcmp(k, "written_ms") == 0)
-		set_i64(v, &st->written_ms);
+		set_time(v, &st->written_ms);
 	else if (strcmp(k, "serial") == 0)
 		set_long(v, &st->serial);
 	else if (strcmp(k, "ssh_pid") == 0)
@@ -171,13 +185,13 @@ take(struct state *st, const char *k, const char *v)
 	else if (strcmp(k, "starts") == 0)
 		set_int(v, &st->starts);
 	else if (strcmp(k, "retry_ms") == 0)
-		set_i64(v, &st->retry_ms);
+		set_time(v, &st->retry_ms);
 	else if (strcmp(k, "last_status") == 0)
 		set_int(v, &st->last_status);
 	else if (strcmp(k, "last_signal") == 0)
 		set_int(v, &st->last_signal);
 	else if (strcmp(k, "last_lived_ms") == 0)
-		set_i64(v, &st->last_lived_ms);
+		set_time(v, &st->last_lived_ms);
 	else if (strcmp(k, "detect_s") == 0)
 		set_int(v, &st->detect_s);
 	else if (strcmp(k, "keepalive_bytes_day") == 0)
@@ -460,8 +474,9 @@ print_human(const struct state *st, int alive, int64_t now)
 	time_t t = (time_t)st->since_unix;
 	struct tm tm;
 
-	localtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		util_strlcpy(when, "?", sizeof(when));
 	if (!alive) {
 		printf("%s: not running (pid %ld is gone)\n", st->name, st->pid);
 		return;

@@ -213,16 +213,17 @@ test_roundtrip_extremes(void **state)
 	(void)state;
 	full_state(&a);
 	a.pid = INT32_MAX;
-	a.since_ms = INT64_MAX;
-	a.since_unix = INT64_MIN + 1;
+	/* Times are never negative; half of int64 leaves room to subtract. */
+	a.since_ms = INT64_MAX / 2;
+	a.since_unix = 0;
 	a.written_ms = 0;
 	a.serial = LONG_MAX;
 	a.ssh_pid = 0;
 	a.starts = INT_MAX;
-	a.retry_ms = -1;
+	a.retry_ms = INT64_MAX / 2;
 	a.last_status = -1;
 	a.last_signal = 0;
-	a.last_lived_ms = INT64_MAX;
+	a.last_lived_ms = INT64_MAX / 2;
 	a.detect_s = INT_MIN;
 	a.keepalive_bytes_day = LONG_MIN + 1;
 	a.rtt_us = LONG_MAX;
@@ -233,6 +234,16 @@ test_roundtrip_extremes(void **state)
 	assert_true(n > 0);
 	assert_int_equal(state_parse(buf, (size_t)n, &b), 0);
 	assert_state_equal(&a, &b);
+
+	/* Times outside that are ignored (found by fuzz_state). */
+	a.since_ms = INT64_MIN + 1;
+	a.retry_ms = -1;
+	a.last_lived_ms = INT64_MAX / 2 + 1;
+	n = state_format(&a, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(state_parse(buf, (size_t)n, &b), 0);
+	assert_true(b.since_ms == 0 && b.retry_ms == 0 &&
+	    b.last_lived_ms == 0);
 }
 
 static void
