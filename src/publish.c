@@ -64,9 +64,17 @@ write_state(struct daemon *d)
 	if (d->state_dir[0] == '\0')
 		return;
 	fill(d, &st);
-	if (state_write(d->state_dir, &st) == -1)
-		log_warn("unable to write the state file in %s: %s",
-		    d->state_dir, strerror(errno));
+	if (state_write(d->state_dir, &st) == 0)
+		return;
+	if (errno == ENOTDIR) {
+		/* Not a directory of its own (a planted link?): give up. */
+		log_warn("%s is not a directory; the state is not published",
+		    d->state_dir);
+		d->state_dir[0] = '\0';
+		return;
+	}
+	log_warn("unable to write the state file in %s: %s", d->state_dir,
+	    strerror(errno));
 }
 
 /* One line for systemd's STATUS= and the --wait parent. */

@@ -253,23 +253,36 @@ path_of(const char *dir, const char *name, const char *suffix, char *out,
 	return 0;
 }
 
+/*
+ * Is dir a directory itself, not a symbolic link to one?  State files
+ * are only ever written, swept or removed in a real directory, so a
+ * planted link cannot point them at someone else's files (SPEC D).
+ */
+static int
+real_dir(const char *dir)
+{
+	struct stat sb;
+
+	if (lstat(dir, &sb) == -1)
+		return 0;
+	if (!S_ISDIR(sb.st_mode)) {
+		errno = ENOTDIR;
+		return 0;
+	}
+	return 1;
+}
+
 int
 state_write(const char *dir, const struct state *st)
 {
 	char buf[STATE_MAX], path[PATH_MAX], tmp[PATH_MAX];
-	struct stat sb;
 	int fd, n, e;
 	ssize_t w;
 
 	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
 		return -1;
-	/* The directory must be one, not a link somewhere else. */
-	if (lstat(dir, &sb) == -1)
+	if (!real_dir(dir))
 		return -1;
-	if (!S_ISDIR(sb.st_mode)) {
-		errno = ENOTDIR;
-		return -1;
-	}
 	if ((n = state_format(st, buf, sizeof(buf))) == -1) {
 		errno = EOVERFLOW;
 		return -1;
@@ -311,6 +324,8 @@ state_remove(const char *dir, const char *name)
 {
 	char path[PATH_MAX];
 
+	if (!real_dir(dir))
+		return;
 	if (path_of(dir, name, ".state", path, sizeof(path)) == 0)
 		unlink(path);
 }
@@ -351,7 +366,7 @@ state_sweep(const char *dir)
 	struct state st;
 	DIR *dp;
 
-	if ((dp = opendir(dir)) == NULL)
+	if (!real_dir(dir) || (dp = opendir(dir)) == NULL)
 		return;
 	while ((de = readdir(dp)) != NULL) {
 		size_t n = strlen(de->d_name);
