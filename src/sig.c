@@ -108,14 +108,18 @@ sig_reset_child(void)
 {
 	struct sigaction sa;
 	sigset_t none;
-	size_t i;
+	int signo;
 
+	/*
+	 * Every signal, not only ours: a disposition ignored by whoever
+	 * started autossh (nohup, a shell's trap) must not reach ssh either.
+	 * The C library's reserved signals and SIGKILL/SIGSTOP refuse; fine.
+	 */
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = SIG_DFL;
-	for (i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
-		sigaction(caught[i], &sa, NULL);
-	sigaction(SIGPIPE, &sa, NULL);
+	for (signo = 1; signo < NSIG; signo++)
+		sigaction(signo, &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }

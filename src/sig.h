@@ -40,7 +40,7 @@ void	sig_post(int signo);
 void	sig_block(sigset_t *saved);
 void	sig_restore(const sigset_t *saved);
 
-/* In a new child: every caught signal back to SIG_DFL, mask emptied. */
+/* In a new child: every signal back to SIG_DFL, mask emptied. */
 void	sig_reset_child(void);
 
 /* Close the pipe (in tests, and in children that do not exec). */

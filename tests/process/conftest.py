@@ -100,14 +100,22 @@ class Run:
                 env[k] = str(v)
         return env
 
-    def start(self, args, plan, **env):
-        """Start autossh with args; plan is a list of fakessh lines."""
+    def start(self, args, plan, preexec_ignore=(), **env):
+        """Start autossh with args; plan is a list of fakessh lines.
+        preexec_ignore: signals autossh is started ignoring (as under
+        nohup or a shell's trap '' SIG)."""
         self.plan.write_text("".join(line + "\n" for line in plan))
         self.stderr_file = open(self.stderr_path, "wb")
+
+        def ignore():
+            for sig in preexec_ignore:
+                signal.signal(sig, signal.SIG_IGN)
+
         self.proc = subprocess.Popen(
             [str(_autossh_bin())] + list(args), env=self.env(**env),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=self.stderr_file, cwd=self.tmp)
+            stderr=self.stderr_file, cwd=self.tmp,
+            preexec_fn=ignore if preexec_ignore else None)
         return self.proc
 
     def run(self, args, plan, timeout=20, **env):
