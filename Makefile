@@ -30,11 +30,12 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 
 OBJS := $(SRCS:src/%.c=build/%.o)
 ASAN_OBJS := $(SRCS:src/%.c=build/asan/%.o)
+VG_OBJS := $(SRCS:src/%.c=build/valgrind/%.o)
 ASAN_LIB_OBJS := $(LIB_SRCS:src/%.c=build/asan/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/asan/%)
 
 .PHONY: all install uninstall unit cli process integration check deps \
-	lint valgrind bench demo clean
+	lint valgrind soak bench demo clean
 
 all: autossh
 
@@ -54,7 +55,14 @@ build/asan/test_%: tests/unit/test_%.c $(ASAN_LIB_OBJS) | build/asan
 	$(CC) $(P_CPPFLAGS) -Isrc $(P_CFLAGS) $(ASAN) -o $@ $< \
 		$(ASAN_LIB_OBJS) -lcmocka
 
-build build/asan:
+# The release flags at -O1 for valgrind's stack traces, no sanitizer.
+build/valgrind/autossh: $(VG_OBJS)
+	$(CC) $(P_CFLAGS) $(HARDEN) $(P_LDFLAGS) -o $@ $(VG_OBJS)
+
+build/valgrind/%.o: src/%.c | build/valgrind
+	$(CC) $(P_CPPFLAGS) $(P_CFLAGS) $(HARDEN) -O1 -g -c -o $@ $<
+
+build build/asan build/valgrind:
 	mkdir -p $@
 
 install: autossh
@@ -81,7 +89,7 @@ unit: $(UNIT_BINS)
 cli: build/asan/autossh
 	tests/cli/run build/asan/autossh
 
-process: build/asan/autossh build/fakessh
+process: build/asan/autossh build/fakessh build/valgrind/autossh
 	$(PYTHON) -m pytest -q tests/process
 
 build/fakessh: tests/process/fakessh.c | build
@@ -93,6 +101,7 @@ integration: build/asan/autossh
 lint: autossh
 	mandoc -Tlint -Wwarning man/autossh.1
 	tests/cli/synopsis ./autossh man/autossh.1
+	tests/cli/unit-verify ./autossh
 
 check: deps
 	$(MAKE) lint
@@ -100,6 +109,7 @@ check: deps
 	$(MAKE) cli
 	$(MAKE) process
 	$(MAKE) integration
+	$(MAKE) fuzz-short
 
 valgrind: $(LIB_SRCS:src/%.c=build/%.o)
 	@rc=0; for t in $(UNIT_SRCS:tests/unit/%.c=%); do \
@@ -109,7 +119,18 @@ valgrind: $(LIB_SRCS:src/%.c=build/%.o)
 		echo "== valgrind $$t"; \
 		valgrind -q --leak-check=full --error-exitcode=1 build/$$t \
 			|| rc=1; \
-	done; exit $$rc
+	done; \
+	echo "== valgrind autossh: a restart cycle"; \
+	$(MAKE) build/valgrind/autossh build/fakessh || exit 1; \
+	$(PYTHON) -m pytest -q tests/process/test_valgrind.py || rc=1; \
+	exit $$rc
+
+# The long soak: 1000 forced restarts in the lab, 250 more with the loop
+# monitor (tests/integration/test_soak.py, about 15 minutes), and the fault
+# matrix with a 60 s link flap.
+soak: build/asan/autossh
+	SOAK_RESTARTS=1000 SOAK_FLAP_S=60 $(PYTHON) -m pytest -q -s \
+		tests/integration/test_soak.py tests/integration/test_faults.py
 
 demo: deps autossh
 	$(PYTHON) demo/demo.py --autossh ./autossh
@@ -123,7 +144,47 @@ bench:
 	$(PYTHON) bench/bench.py --autossh ./autossh \
 		--autossh14 /usr/lib/autossh/autossh $(BENCH_ARGS)
 
+# libFuzzer targets for every parser of outside input (tests/fuzz/README.md).
+# `make fuzz` runs each for FUZZ_SECONDS, `make fuzz-short` (part of check)
+# for FUZZ_SHORT_SECONDS; FUZZ_JOBS run at once.  New inputs go to
+# build/fuzz/corpus-TARGET, crashes to build/fuzz/crashes/TARGET.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SHORT_SECONDS ?= 5
+FUZZ_JOBS ?= 2
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_TARGETS:%=build/fuzz/%)
+FUZZ_OBJS := $(LIB_SRCS:src/%.c=build/fuzz/obj/%.o)
+FUZZ_CFLAGS = -std=c11 $(WARN) -Wno-unused-command-line-argument -MMD -MP \
+	-fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer -g -O1
+
+.PHONY: fuzz fuzz-short
+fuzz: FUZZ_TIME = $(FUZZ_SECONDS)
+fuzz-short: FUZZ_TIME = $(FUZZ_SHORT_SECONDS)
+fuzz fuzz-short:
+	@scripts/deps clang libclang-rt-14-dev
+	$(MAKE) $(FUZZ_BINS)
+	tests/fuzz/run -t $(FUZZ_TIME) -j $(FUZZ_JOBS) $(FUZZ_TARGETS)
+
+build/fuzz/obj/%.o: src/%.c | build/fuzz/obj
+	$(FUZZ_CC) $(P_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+		-c -o $@ $<
+
+build/fuzz/libautossh.a: $(FUZZ_OBJS)
+	rm -f $@
+	ar rcs $@ $(FUZZ_OBJS)
+
+build/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h build/fuzz/libautossh.a
+	$(FUZZ_CC) $(P_CPPFLAGS) -Isrc $(FUZZ_CFLAGS) -fsanitize=fuzzer \
+		-o $@ $< build/fuzz/libautossh.a
+
+build/fuzz/obj:
+	mkdir -p $@
+
+-include $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:=.d)
+
 clean:
 	rm -rf build autossh
 
--include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(UNIT_BINS:=.d)
+-include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(VG_OBJS:.o=.d) $(UNIT_BINS:=.d)

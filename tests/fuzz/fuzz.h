@@ -1,0 +1,27 @@
+/*
+ * Shared by the libFuzzer targets in this directory: the entry points
+ * libFuzzer calls (declared here so that -Wmissing-prototypes holds for
+ * the targets too) and CHECK(), which turns a broken invariant into a
+ * crash that libFuzzer reports and saves like any sanitizer finding.
+ */
+#ifndef AUTOSSH_FUZZ_H
+#define AUTOSSH_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int	LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* An invariant of the code under test; abort() with where and what. */
+#define CHECK(cond) do {						\
+	if (!(cond)) {							\
+		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
+		    __FILE__, __LINE__, #cond);				\
+		abort();						\
+	}								\
+} while (0)
+
+#endif
