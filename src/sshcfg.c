@@ -281,8 +281,10 @@ sshcfg_load(const char *ssh_path, char *const argv[], int argc,
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		char *nl;
 
-		/* ssh's last complaint is the useful one. */
+		/* ssh's last complaint is the useful one (ssh ends it in CR LF). */
 		while ((nl = strrchr(err, '\n')) != NULL && nl[1] == '\0')
+			*nl = '\0';
+		while ((nl = strrchr(err, '\r')) != NULL && nl[1] == '\0')
 			*nl = '\0';
 		nl = strrchr(err, '\n');
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 127)

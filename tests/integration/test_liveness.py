@@ -113,7 +113,7 @@ def test_restored_path_used_at_once(lab, autossh):
     (first,) = prog.ssh_pids()
     lab.blackhole()
     assert prog.wait_new_ssh(first, 20)
-    time.sleep(12)          # several attempts into the void
+    time.sleep(6)           # several attempts into the void
     lab.lift()
     took = lab.wait_tunnel(10)
     assert took is not None and took < 5, (took, prog.log_text())
@@ -164,7 +164,12 @@ def test_user_proxy_and_serveralive_are_respected(lab, autossh):
                                   "x'$(touch /root/pwned)'"])
 def test_hostile_host_name_runs_nothing(lab, autossh, host):
     marker = os.path.join(lab.home, "pwned")
-    lab.write_ssh_config(hosts={"Evil": [f"HostName {host}"]})
+    # ssh takes the first HostName it reads: Host Evil comes first.
+    with open(lab.ssh_config_path) as f:
+        rest = f.read()
+    with open(lab.ssh_config_path, "w") as f:
+        f.write(f"Host Evil\n  HostName {host}\n  Port {labmod.SSHD_PORT}\n"
+                f"\n{rest}")
     for args in (["-M0", "-N", "Evil"], ["-M0", "-N", host]):
         prog = autossh(args)
         prog.wait(20)
