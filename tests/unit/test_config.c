@@ -17,10 +17,10 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "config.h"
 
-#define MAX_TESTS	512
-static struct CMUnitTest tests[MAX_TESTS];
 
 /*
  * The configuration under test.  Every test parses into it and the
@@ -37,41 +37,7 @@ teardown_cfg(void **state)
 	return 0;
 }
 
-static size_t ntests;
 
-static void
-add_test(const char *name, CMUnitTestFunction fn, void *state)
-{
-	if (ntests == MAX_TESTS) {
-		fprintf(stderr, "too many tests\n");
-		_exit(2);
-	}
-	tests[ntests].name = name;
-	tests[ntests].test_func = fn;
-	tests[ntests].setup_func = NULL;
-	tests[ntests].teardown_func = teardown_cfg;
-	tests[ntests].initial_state = state;
-	ntests++;
-}
-
-/* Names built at run time live here until the end. */
-static char name_pool[MAX_TESTS][128];
-static size_t nnames;
-
-static const char *
-pool_name(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static const char *
-pool_name(const char *fmt, ...)
-{
-	va_list ap;
-	char *n = name_pool[nnames++];
-
-	va_start(ap, fmt);
-	vsnprintf(n, sizeof(name_pool[0]), fmt, ap);
-	va_end(ap);
-	return n;
-}
 
 #define MAXV	32
 
@@ -1039,13 +1005,13 @@ test_usage(void **state)
 		assert_true(strchr(u, '\n') - u <= 80);
 }
 
-#define NROWS(t)	(sizeof(t) / sizeof((t)[0]))
 
 int
 main(void)
 {
 	size_t i;
 
+	unit_teardown = teardown_cfg;
 	for (i = 0; i < NROWS(argv_rows); i++)
 		add_test(pool_name("argv: %s", argv_rows[i].name),
 		    test_argv_row, (void *)&argv_rows[i]);
@@ -1073,6 +1039,6 @@ main(void)
 	    NULL);
 	add_test("config_usage names the documented options and variables",
 	    test_usage, NULL);
-	return _cmocka_run_group_tests("test_config", tests, ntests, NULL,
+	return unit_run("test_config", NULL,
 	    NULL);
 }

@@ -35,53 +35,13 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "connect.h"
 #include "liveness.h"
 #include "sshcfg.h"
 #include "util.h"
 
-#define MAX_TESTS	160
-static struct CMUnitTest tests[MAX_TESTS];
-static size_t ntests;
-static char name_pool[MAX_TESTS][96];
-static size_t nnames;
-
-static void
-add_test(const char *name, CMUnitTestFunction fn, void *state)
-{
-	if (ntests == MAX_TESTS) {
-		fprintf(stderr, "too many tests\n");
-		_exit(2);
-	}
-	tests[ntests].name = name;
-	tests[ntests].test_func = fn;
-	tests[ntests].setup_func = NULL;
-	tests[ntests].teardown_func = NULL;
-	tests[ntests].initial_state = state;
-	ntests++;
-}
-
-static const char *
-pool_name(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static const char *
-pool_name(const char *fmt, ...)
-{
-	va_list ap;
-	char *n;
-
-	if (nnames == MAX_TESTS) {
-		fprintf(stderr, "too many test names\n");
-		_exit(2);
-	}
-	n = name_pool[nnames++];
-	va_start(ap, fmt);
-	vsnprintf(n, sizeof(name_pool[0]), fmt, ap);
-	va_end(ap);
-	return n;
-}
-
-#define NROWS(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* ---- helpers ---- */
 
@@ -1806,6 +1766,6 @@ main(void)
 	add_test("helper: socket name too long", test_helper_long_name, NULL);
 	add_test("helper: silent server, no busy wait",
 	    test_helper_silent_server, NULL);
-	return _cmocka_run_group_tests("test_connect", tests, ntests, NULL,
+	return unit_run("test_connect", NULL,
 	    NULL);
 }

@@ -15,27 +15,11 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "liveness.h"
 #include "sshcfg.h"
 
-#define MAX_TESTS	64
-static struct CMUnitTest tests[MAX_TESTS];
-static size_t ntests;
-
-static void
-add_test(const char *name, CMUnitTestFunction fn, void *state)
-{
-	if (ntests == MAX_TESTS) {
-		fprintf(stderr, "too many tests\n");
-		_exit(2);
-	}
-	tests[ntests].name = name;
-	tests[ntests].test_func = fn;
-	tests[ntests].setup_func = NULL;
-	tests[ntests].teardown_func = NULL;
-	tests[ntests].initial_state = state;
-	ntests++;
-}
 
 /* Linux's limits (include/net/tcp.h): larger values get EINVAL. */
 #define MAX_TCP_KEEPIDLE	32767
@@ -498,6 +482,6 @@ main(void)
 	for (i = 0; i < sizeof(desc_rows) / sizeof(desc_rows[0]); i++)
 		add_test(desc_rows[i].name, test_describe,
 		    (void *)&desc_rows[i]);
-	return _cmocka_run_group_tests("test_liveness", tests, ntests, NULL,
+	return unit_run("test_liveness", NULL,
 	    NULL);
 }

@@ -24,33 +24,9 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "log.h"
-
-#define MAX_TESTS	128
-static struct CMUnitTest tests[MAX_TESTS];
-static size_t ntests;
-
-static void
-add_test_fixture(const char *name, CMUnitTestFunction fn,
-    CMFixtureFunction setup, CMFixtureFunction teardown, void *state)
-{
-	if (ntests == MAX_TESTS) {
-		fprintf(stderr, "too many tests\n");
-		_exit(2);
-	}
-	tests[ntests].name = name;
-	tests[ntests].test_func = fn;
-	tests[ntests].setup_func = setup;
-	tests[ntests].teardown_func = teardown;
-	tests[ntests].initial_state = state;
-	ntests++;
-}
-
-static void
-add_test(const char *name, CMUnitTestFunction fn, void *state)
-{
-	add_test_fixture(name, fn, NULL, NULL, state);
-}
 
 /* ---- log_escape ---- */
 
@@ -689,7 +665,6 @@ test_fatal(void **state)
 	    "error: unable to frobnicate: 7");
 }
 
-#define NROWS(t)	(sizeof(t) / sizeof((t)[0]))
 
 int
 main(void)
@@ -705,7 +680,7 @@ main(void)
 	add_test("log_escape: size 0 writes nothing", test_escape_size_0,
 	    NULL);
 #define FILE_TEST(name, fn) \
-	add_test_fixture(name, fn, setup_file, teardown_file, NULL)
+	add_test_fixture(name, fn, NULL, setup_file, teardown_file)
 	FILE_TEST("file: line format and level words", test_file_format);
 	FILE_TEST("file: threshold", test_file_threshold);
 	FILE_TEST("file: control characters escaped", test_file_escapes);
@@ -726,11 +701,11 @@ main(void)
 	FILE_TEST("file: O_NOFOLLOW refuses a symlink", test_symlink_refused);
 	FILE_TEST("file: open errors", test_open_errors);
 #define ERR_TEST(name, fn) \
-	add_test_fixture(name, fn, setup_stderr, teardown_stderr, NULL)
+	add_test_fixture(name, fn, NULL, setup_stderr, teardown_stderr)
 	ERR_TEST("stderr sink", test_stderr_sink);
 	ERR_TEST("journal sink", test_journal_sink);
 	ERR_TEST("no sink", test_no_sink_is_silent);
 	ERR_TEST("fatal: stderr, file, hook, exit 1", test_fatal);
-	return _cmocka_run_group_tests("test_log", tests, ntests, group_setup,
+	return unit_run("test_log", group_setup,
 	    group_teardown);
 }

@@ -21,11 +21,10 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "notify.h"
 
-#define MAX_TESTS	48
-static struct CMUnitTest tests[MAX_TESTS];
-static size_t ntests;
 
 static char tmp[64];
 static char sock_path[128];
@@ -65,19 +64,11 @@ cleanup(void **state)
 	return rmdir(tmp);
 }
 
+/* Every test starts from a clean environment and socket. */
 static void
-add_test(const char *name, CMUnitTestFunction fn)
+add_ntest(const char *name, CMUnitTestFunction fn)
 {
-	if (ntests == MAX_TESTS) {
-		fprintf(stderr, "too many tests\n");
-		_exit(2);
-	}
-	tests[ntests].name = name;
-	tests[ntests].test_func = fn;
-	tests[ntests].setup_func = reset;
-	tests[ntests].teardown_func = cleanup;
-	tests[ntests].initial_state = NULL;
-	ntests++;
+	add_test_fixture(name, fn, NULL, reset, cleanup);
 }
 
 /* A datagram socket like systemd's: at path, or abstract for "@name". */
@@ -376,22 +367,22 @@ test_too_long(void **state)
 int
 main(void)
 {
-	add_test("NOTIFY_SOCKET unset: no-ops", test_unset);
-	add_test("WATCHDOG_USEC without NOTIFY_SOCKET",
+	add_ntest("NOTIFY_SOCKET unset: no-ops", test_unset);
+	add_ntest("WATCHDOG_USEC without NOTIFY_SOCKET",
 	    test_unset_with_watchdog);
-	add_test("NOTIFY_SOCKET empty: no-ops", test_empty);
-	add_test("path socket: exact datagrams, variable removed", test_path);
-	add_test("abstract socket '@name'", test_abstract);
-	add_test("'@name' is not a file", test_abstract_is_not_the_path);
-	add_test("nobody listening: send fails", test_no_listener);
-	add_test("WATCHDOG_USEC=2000000 gives 1000 ms", test_watchdog);
-	add_test("WATCHDOG_PID is ours", test_watchdog_our_pid);
-	add_test("WATCHDOG_PID of another process", test_watchdog_other_pid);
-	add_test("WATCHDOG_USEC boundaries", test_watchdog_values);
-	add_test("watchdog read afresh by every init",
+	add_ntest("NOTIFY_SOCKET empty: no-ops", test_empty);
+	add_ntest("path socket: exact datagrams, variable removed", test_path);
+	add_ntest("abstract socket '@name'", test_abstract);
+	add_ntest("'@name' is not a file", test_abstract_is_not_the_path);
+	add_ntest("nobody listening: send fails", test_no_listener);
+	add_ntest("WATCHDOG_USEC=2000000 gives 1000 ms", test_watchdog);
+	add_ntest("WATCHDOG_PID is ours", test_watchdog_our_pid);
+	add_ntest("WATCHDOG_PID of another process", test_watchdog_other_pid);
+	add_ntest("WATCHDOG_USEC boundaries", test_watchdog_values);
+	add_ntest("watchdog read afresh by every init",
 	    test_watchdog_fresh_each_init);
-	add_test("relative NOTIFY_SOCKET: EINVAL", test_relative);
-	add_test("NOTIFY_SOCKET beyond sun_path: EINVAL", test_too_long);
-	return _cmocka_run_group_tests("test_notify", tests, ntests, NULL,
+	add_ntest("relative NOTIFY_SOCKET: EINVAL", test_relative);
+	add_ntest("NOTIFY_SOCKET beyond sun_path: EINVAL", test_too_long);
+	return unit_run("test_notify", NULL,
 	    NULL);
 }

@@ -20,51 +20,11 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "sshcfg.h"
 
 /* One cmocka test per table row, so that a failing row is named. */
-#define MAX_TESTS	192
-static struct CMUnitTest tests[MAX_TESTS];
-static size_t ntests;
-static char name_pool[MAX_TESTS][96];
-static size_t nnames;
-
-static void
-add_test(const char *name, CMUnitTestFunction fn, void *state)
-{
-	if (ntests == MAX_TESTS) {
-		fprintf(stderr, "too many tests\n");
-		_exit(2);
-	}
-	tests[ntests].name = name;
-	tests[ntests].test_func = fn;
-	tests[ntests].setup_func = NULL;
-	tests[ntests].teardown_func = NULL;
-	tests[ntests].initial_state = state;
-	ntests++;
-}
-
-static const char *
-pool_name(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static const char *
-pool_name(const char *fmt, ...)
-{
-	va_list ap;
-	char *n;
-
-	if (nnames == MAX_TESTS) {
-		fprintf(stderr, "too many test names\n");
-		_exit(2);
-	}
-	n = name_pool[nnames++];
-	va_start(ap, fmt);
-	vsnprintf(n, sizeof(name_pool[0]), fmt, ap);
-	va_end(ap);
-	return n;
-}
-
-#define NROWS(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* `ssh -G localhost` with no configuration but Debian's /etc/ssh. */
 static const char g_default[] =
@@ -1175,6 +1135,6 @@ main(void)
 	    test_load_flood);
 	add_load_test("load: the program does not exist",
 	    test_load_no_such_program);
-	return _cmocka_run_group_tests("test_sshcfg", tests, ntests, NULL,
+	return unit_run("test_sshcfg", NULL,
 	    NULL);
 }

@@ -13,27 +13,11 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "log.h"
 #include "sshout.h"
 
-#define MAX_TESTS	128
-static struct CMUnitTest tests[MAX_TESTS];
-static size_t ntests;
-
-static void
-add_test(const char *name, CMUnitTestFunction fn, void *state)
-{
-	if (ntests == MAX_TESTS) {
-		fprintf(stderr, "too many tests\n");
-		_exit(2);
-	}
-	tests[ntests].name = name;
-	tests[ntests].test_func = fn;
-	tests[ntests].setup_func = NULL;
-	tests[ntests].teardown_func = NULL;
-	tests[ntests].initial_state = state;
-	ntests++;
-}
 
 #define PERM	CAUSE_PERMANENT
 #define TRANS	CAUSE_TRANSIENT
@@ -180,6 +164,6 @@ main(void)
 		snprintf(names[i], sizeof(names[i]), "\"%.64s\"", rows[i].line);
 		add_test(names[i], test_line, (void *)&rows[i]);
 	}
-	return _cmocka_run_group_tests("test_sshout", tests, ntests, NULL,
+	return unit_run("test_sshout", NULL,
 	    NULL);
 }

@@ -23,50 +23,10 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "state.h"
 
-#define MAX_TESTS	96
-static struct CMUnitTest tests[MAX_TESTS];
-static size_t ntests;
-static char name_pool[MAX_TESTS][96];
-static size_t nnames;
-
-static void
-add_test(const char *name, CMUnitTestFunction fn, void *state)
-{
-	if (ntests == MAX_TESTS) {
-		fprintf(stderr, "too many tests\n");
-		_exit(2);
-	}
-	tests[ntests].name = name;
-	tests[ntests].test_func = fn;
-	tests[ntests].setup_func = NULL;
-	tests[ntests].teardown_func = NULL;
-	tests[ntests].initial_state = state;
-	ntests++;
-}
-
-static const char *
-pool_name(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static const char *
-pool_name(const char *fmt, ...)
-{
-	va_list ap;
-	char *n;
-
-	if (nnames == MAX_TESTS) {
-		fprintf(stderr, "too many test names\n");
-		_exit(2);
-	}
-	n = name_pool[nnames++];
-	va_start(ap, fmt);
-	vsnprintf(n, sizeof(name_pool[0]), fmt, ap);
-	va_end(ap);
-	return n;
-}
-
-#define NROWS(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* A temporary directory per test, removed with everything in it. */
 static char tmp[64];
@@ -92,9 +52,7 @@ tmp_teardown(void **state)
 static void
 add_tmp_test(const char *name, CMUnitTestFunction fn)
 {
-	add_test(name, fn, NULL);
-	tests[ntests - 1].setup_func = tmp_setup;
-	tests[ntests - 1].teardown_func = tmp_teardown;
+	add_test_fixture(name, fn, NULL, tmp_setup, tmp_teardown);
 }
 
 /* Every field set, none to its default. */
@@ -957,6 +915,6 @@ main(void)
 	add_tmp_test("write with a path beyond PATH_MAX",
 	    test_write_long_name);
 	add_tmp_test("sweep removes dead pids' files only", test_sweep);
-	return _cmocka_run_group_tests("test_state", tests, ntests, NULL,
+	return unit_run("test_state", NULL,
 	    NULL);
 }

@@ -17,28 +17,12 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "log.h"
 #include "supervise.h"
 #include "util.h"
 
-#define MAX_TESTS	256
-static struct CMUnitTest tests[MAX_TESTS];
-static size_t ntests;
-
-static void
-add_test(const char *name, CMUnitTestFunction fn, void *state)
-{
-	if (ntests == MAX_TESTS) {
-		fprintf(stderr, "too many tests\n");
-		_exit(2);
-	}
-	tests[ntests].name = name;
-	tests[ntests].test_func = fn;
-	tests[ntests].setup_func = NULL;
-	tests[ntests].teardown_func = NULL;
-	tests[ntests].initial_state = state;
-	ntests++;
-}
 
 /* Wait statuses as waitpid() reports them on Linux. */
 #define EXITED(n)	(((n) & 0xff) << 8)
@@ -1320,6 +1304,6 @@ main(void)
 	add_test("sv_state_name", test_state_names, NULL);
 	add_test("a long reason is bounded", test_long_reason_is_bounded,
 	    NULL);
-	return _cmocka_run_group_tests("test_supervise", tests, ntests, NULL,
+	return unit_run("test_supervise", NULL,
 	    NULL);
 }

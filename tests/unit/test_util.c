@@ -18,27 +18,11 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "util.h"
 
 /* One cmocka test per table row, so that a failing row is named. */
-#define MAX_TESTS	256
-static struct CMUnitTest tests[MAX_TESTS];
-static size_t ntests;
-
-static void
-add_test(const char *name, CMUnitTestFunction fn, void *state)
-{
-	if (ntests == MAX_TESTS) {
-		fprintf(stderr, "too many tests\n");
-		_exit(2);
-	}
-	tests[ntests].name = name;
-	tests[ntests].test_func = fn;
-	tests[ntests].setup_func = NULL;
-	tests[ntests].teardown_func = NULL;
-	tests[ntests].initial_state = state;
-	ntests++;
-}
 
 /* ---- parse_num ---- */
 
@@ -344,5 +328,5 @@ main(void)
 	add_test("set_nonblock on a pipe", test_set_nonblock, NULL);
 	add_test("now_ms is CLOCK_MONOTONIC", test_now_ms, NULL);
 	add_test("util_random", test_util_random, NULL);
-	return _cmocka_run_group_tests("test_util", tests, ntests, NULL, NULL);
+	return unit_run("test_util", NULL, NULL);
 }
