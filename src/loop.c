@@ -350,7 +350,7 @@ loop_run(struct daemon *d)
 		pfd[P_SSH].fd = d->ssh.errfd;
 		pfd[P_LISTEN].fd = d->conn.listen_fd;
 		pfd[P_HELPER].fd = d->conn.peer_fd;
-		pfd[P_NET].fd = d->nw.fd;
+		pfd[P_NET].fd = netwatch_fd(&d->nw);
 		for (r = 0; r < P_MAX; r++) {
 			pfd[r].events = POLLIN;
 			pfd[r].revents = 0;
@@ -374,7 +374,8 @@ loop_run(struct daemon *d)
 		if (r > 0 && pfd[P_SSH].revents != 0 &&
 		    d->ssh.errfd == pfd[P_SSH].fd)
 			milestones(d, child_read(&d->ssh));
-		if (r > 0 && pfd[P_NET].revents != 0 && d->nw.fd != -1)
+		if (r > 0 && pfd[P_NET].revents != 0 &&
+		    netwatch_fd(&d->nw) != -1)
 			network(d);
 		if (now_ms() >= d->net_due)
 			network_settled(d);

@@ -358,26 +358,40 @@ running(long pid)
 	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
-void
-state_sweep(const char *dir)
+/*
+ * The next instance name in an open state directory (a NAME.state file;
+ * temporary files start with a dot).  Returns 1 with the name in name,
+ * or 0 at the end.
+ */
+static int
+next_name(DIR *dp, char *name, size_t len)
 {
-	char name[NAME_MAX + 1];
 	struct dirent *de;
-	struct state st;
-	DIR *dp;
 
-	if (!real_dir(dir) || (dp = opendir(dir)) == NULL)
-		return;
 	while ((de = readdir(dp)) != NULL) {
 		size_t n = strlen(de->d_name);
 
 		if (de->d_name[0] == '.' || n <= 6 ||
 		    strcmp(de->d_name + n - 6, ".state") != 0)
 			continue;
-		snprintf(name, sizeof(name), "%.*s", (int)(n - 6), de->d_name);
+		snprintf(name, len, "%.*s", (int)(n - 6), de->d_name);
+		return 1;
+	}
+	return 0;
+}
+
+void
+state_sweep(const char *dir)
+{
+	char name[NAME_MAX + 1];
+	struct state st;
+	DIR *dp;
+
+	if (!real_dir(dir) || (dp = opendir(dir)) == NULL)
+		return;
+	while (next_name(dp, name, sizeof(name)))
 		if (state_read(dir, name, &st) == 0 && !running(st.pid))
 			state_remove(dir, name);
-	}
 	closedir(dp);
 }
 
@@ -573,7 +587,6 @@ state_status_main(const char *target, const char *pidfile, int json)
 {
 	char dir[PATH_MAX], name[NAME_MAX + 1];
 	struct state st;
-	struct dirent *de;
 	long want = 0;
 	int first = 1, shown = 0, alive = 0;
 	DIR *dp;
@@ -600,14 +613,7 @@ state_status_main(const char *target, const char *pidfile, int json)
 			shown = 1;
 		}
 	} else if ((dp = opendir(dir)) != NULL) {
-		while ((de = readdir(dp)) != NULL) {
-			size_t n = strlen(de->d_name);
-
-			if (de->d_name[0] == '.' || n <= 6 ||
-			    strcmp(de->d_name + n - 6, ".state") != 0)
-				continue;
-			snprintf(name, sizeof(name), "%.*s", (int)(n - 6),
-			    de->d_name);
+		while (next_name(dp, name, sizeof(name))) {
 			if (state_read(dir, name, &st) == -1 ||
 			    (want != 0 && st.pid != want))
 				continue;

@@ -75,16 +75,6 @@ util_strlcpy(char *dst, const char *src, size_t dstsize)
 }
 
 int
-set_cloexec(int fd)
-{
-	int fl = fcntl(fd, F_GETFD);
-
-	if (fl == -1 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) == -1)
-		return -1;
-	return 0;
-}
-
-int
 set_nonblock(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);

@@ -30,8 +30,7 @@ int	parse_num(const char *s, long long min, long long max, long long *out,
  */
 size_t	util_strlcpy(char *dst, const char *src, size_t dstsize);
 
-/* Set FD_CLOEXEC / O_NONBLOCK on fd.  Return 0, or -1 with errno set. */
-int	set_cloexec(int fd);
+/* Set O_NONBLOCK on fd.  Returns 0, or -1 with errno set. */
 int	set_nonblock(int fd);
 
 /*

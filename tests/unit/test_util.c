@@ -216,28 +216,6 @@ test_fmt_duration_small_buffer(void **state)
 /* ---- descriptors ---- */
 
 static void
-test_set_cloexec(void **state)
-{
-	int p[2];
-
-	(void)state;
-	assert_int_equal(pipe(p), 0);
-	assert_int_equal(fcntl(p[0], F_GETFD) & FD_CLOEXEC, 0);
-	assert_int_equal(set_cloexec(p[0]), 0);
-	assert_int_not_equal(fcntl(p[0], F_GETFD) & FD_CLOEXEC, 0);
-	/* Idempotent, and the other end is untouched. */
-	assert_int_equal(set_cloexec(p[0]), 0);
-	assert_int_not_equal(fcntl(p[0], F_GETFD) & FD_CLOEXEC, 0);
-	assert_int_equal(fcntl(p[1], F_GETFD) & FD_CLOEXEC, 0);
-	close(p[0]);
-	close(p[1]);
-
-	errno = 0;
-	assert_int_equal(set_cloexec(p[0]), -1);
-	assert_int_equal(errno, EBADF);
-}
-
-static void
 test_set_nonblock(void **state)
 {
 	char c;
@@ -324,7 +302,6 @@ main(void)
 	}
 	add_test("fmt_duration: small buffer", test_fmt_duration_small_buffer,
 	    NULL);
-	add_test("set_cloexec on a pipe", test_set_cloexec, NULL);
 	add_test("set_nonblock on a pipe", test_set_nonblock, NULL);
 	add_test("now_ms is CLOCK_MONOTONIC", test_now_ms, NULL);
 	add_test("util_random", test_util_random, NULL);
