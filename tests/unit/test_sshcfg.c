@@ -26,6 +26,58 @@
 
 /* One cmocka test per table row, so that a failing row is named. */
 
+/*
+ * The run of lines that Debian's ssh 9.2 prints alike for both fixtures
+ * below, from canonicalizefallbacklocal to serveralivecountmax.
+ */
+#define G_SHARED \
+    "canonicalizefallbacklocal yes\n" \
+    "canonicalizehostname false\n" \
+    "checkhostip no\n" \
+    "compression no\n" \
+    "controlmaster false\n" \
+    "enablesshkeysign no\n" \
+    "clearallforwardings no\n" \
+    "exitonforwardfailure no\n" \
+    "fingerprinthash SHA256\n" \
+    "forwardx11 no\n" \
+    "forwardx11trusted yes\n" \
+    "gatewayports no\n" \
+    "gssapiauthentication yes\n" \
+    "gssapikeyexchange no\n" \
+    "gssapidelegatecredentials no\n" \
+    "gssapitrustdns no\n" \
+    "gssapirenewalforcesrekey no\n" \
+    "gssapikexalgorithms gss-group14-sha256-,gss-group16-sha512-,gss-nist" \
+    "p256-sha256-,gss-curve25519-sha256-,gss-group14-sha1-,gss-gex-sha1-" \
+    "\n" \
+    "hashknownhosts yes\n" \
+    "hostbasedauthentication no\n" \
+    "identitiesonly no\n" \
+    "kbdinteractiveauthentication yes\n" \
+    "nohostauthenticationforlocalhost no\n" \
+    "passwordauthentication yes\n" \
+    "permitlocalcommand no\n" \
+    "proxyusefdpass no\n" \
+    "pubkeyauthentication true\n" \
+    "requesttty auto\n" \
+    "sessiontype default\n" \
+    "stdinnull no\n" \
+    "forkafterauthentication no\n" \
+    "streamlocalbindunlink no\n" \
+    "stricthostkeychecking ask\n" \
+    "tcpkeepalive yes\n" \
+    "tunnel false\n" \
+    "verifyhostkeydns false\n" \
+    "visualhostkey no\n" \
+    "updatehostkeys true\n" \
+    "enableescapecommandline no\n" \
+    "canonicalizemaxdots 1\n" \
+    "connectionattempts 1\n" \
+    "forwardx11timeout 1200\n" \
+    "numberofpasswordprompts 3\n" \
+    "serveralivecountmax 3\n"
+
 /* `ssh -G localhost` with no configuration but Debian's /etc/ssh. */
 static const char g_default[] =
     "host localhost\n"
@@ -34,52 +86,7 @@ static const char g_default[] =
     "port 22\n"
     "addressfamily any\n"
     "batchmode no\n"
-    "canonicalizefallbacklocal yes\n"
-    "canonicalizehostname false\n"
-    "checkhostip no\n"
-    "compression no\n"
-    "controlmaster false\n"
-    "enablesshkeysign no\n"
-    "clearallforwardings no\n"
-    "exitonforwardfailure no\n"
-    "fingerprinthash SHA256\n"
-    "forwardx11 no\n"
-    "forwardx11trusted yes\n"
-    "gatewayports no\n"
-    "gssapiauthentication yes\n"
-    "gssapikeyexchange no\n"
-    "gssapidelegatecredentials no\n"
-    "gssapitrustdns no\n"
-    "gssapirenewalforcesrekey no\n"
-    "gssapikexalgorithms gss-group14-sha256-,gss-group16-sha512-,gss-nist"
-    "p256-sha256-,gss-curve25519-sha256-,gss-group14-sha1-,gss-gex-sha1-"
-    "\n"
-    "hashknownhosts yes\n"
-    "hostbasedauthentication no\n"
-    "identitiesonly no\n"
-    "kbdinteractiveauthentication yes\n"
-    "nohostauthenticationforlocalhost no\n"
-    "passwordauthentication yes\n"
-    "permitlocalcommand no\n"
-    "proxyusefdpass no\n"
-    "pubkeyauthentication true\n"
-    "requesttty auto\n"
-    "sessiontype default\n"
-    "stdinnull no\n"
-    "forkafterauthentication no\n"
-    "streamlocalbindunlink no\n"
-    "stricthostkeychecking ask\n"
-    "tcpkeepalive yes\n"
-    "tunnel false\n"
-    "verifyhostkeydns false\n"
-    "visualhostkey no\n"
-    "updatehostkeys true\n"
-    "enableescapecommandline no\n"
-    "canonicalizemaxdots 1\n"
-    "connectionattempts 1\n"
-    "forwardx11timeout 1200\n"
-    "numberofpasswordprompts 3\n"
-    "serveralivecountmax 3\n"
+    G_SHARED
     "serveraliveinterval 0\n"
     "requiredrsasize 1024\n"
     "ciphers chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-c"
@@ -294,52 +301,7 @@ static const char g_proxy[] =
     "port 2222\n"
     "addressfamily any\n"
     "batchmode yes\n"
-    "canonicalizefallbacklocal yes\n"
-    "canonicalizehostname false\n"
-    "checkhostip no\n"
-    "compression no\n"
-    "controlmaster false\n"
-    "enablesshkeysign no\n"
-    "clearallforwardings no\n"
-    "exitonforwardfailure no\n"
-    "fingerprinthash SHA256\n"
-    "forwardx11 no\n"
-    "forwardx11trusted yes\n"
-    "gatewayports no\n"
-    "gssapiauthentication yes\n"
-    "gssapikeyexchange no\n"
-    "gssapidelegatecredentials no\n"
-    "gssapitrustdns no\n"
-    "gssapirenewalforcesrekey no\n"
-    "gssapikexalgorithms gss-group14-sha256-,gss-group16-sha512-,gss-nist"
-    "p256-sha256-,gss-curve25519-sha256-,gss-group14-sha1-,gss-gex-sha1-"
-    "\n"
-    "hashknownhosts yes\n"
-    "hostbasedauthentication no\n"
-    "identitiesonly no\n"
-    "kbdinteractiveauthentication yes\n"
-    "nohostauthenticationforlocalhost no\n"
-    "passwordauthentication yes\n"
-    "permitlocalcommand no\n"
-    "proxyusefdpass no\n"
-    "pubkeyauthentication true\n"
-    "requesttty auto\n"
-    "sessiontype default\n"
-    "stdinnull no\n"
-    "forkafterauthentication no\n"
-    "streamlocalbindunlink no\n"
-    "stricthostkeychecking ask\n"
-    "tcpkeepalive yes\n"
-    "tunnel false\n"
-    "verifyhostkeydns false\n"
-    "visualhostkey no\n"
-    "updatehostkeys true\n"
-    "enableescapecommandline no\n"
-    "canonicalizemaxdots 1\n"
-    "connectionattempts 1\n"
-    "forwardx11timeout 1200\n"
-    "numberofpasswordprompts 3\n"
-    "serveralivecountmax 3\n"
+    G_SHARED
     "serveraliveinterval 300\n"
     "requiredrsasize 1024\n"
     "bindinterface eth0\n"
