@@ -434,20 +434,29 @@ def up_or_raise(job, lab, maker, sup, bound=START_BOUND_S):
     return got
 
 
-# --- scenarios (each runs in a worker; returns {figure: [samples]}) -------------
-
-def sc_start(job):
-    figs = {"up": []}
+def repeat_runs(job, alive, args, env=None):
+    """One lab for the scenario; per repeat, a fresh ssh_config with `alive`
+    and a started supervisor. Yields (lab, maker, sup) and stops the
+    supervisor when the caller's turn is over; the lab goes with the loop."""
     lab = job.new_lab()
     with lab:
         maker = SocketMaker(lab.client_ns)
         for rep in range(job.repeat):
             if rep:
                 lab.reset()
-            write_config(lab, SEED_ALIVE)
-            sup = job.start(lab, ["-M", "0", "-f", "-N", "Broker"])
-            figs["up"].append(wait_answer(lab, maker, sup.t0, START_BOUND_S))
+            write_config(lab, alive)
+            sup = job.start(lab, args, env=env)
+            yield lab, maker, sup
             sup.stop()
+
+
+# --- scenarios (each runs in a worker; returns {figure: [samples]}) -------------
+
+def sc_start(job):
+    figs = {"up": []}
+    for lab, maker, sup in repeat_runs(job, SEED_ALIVE,
+                                       ["-M", "0", "-f", "-N", "Broker"]):
+        figs["up"].append(wait_answer(lab, maker, sup.t0, START_BOUND_S))
     job.config = config_text(SEED_ALIVE)
     job.procedure = (f"start the supervisor; time until the tunnel answers "
                      f"(bound {START_BOUND_S} s)")
@@ -483,16 +492,9 @@ def sc_blackhole(job, alive, monitor=False):
     back_bound = job.opts["back_bound"]
     env = {"AUTOSSH_POLL": MON_POLL} if monitor else None
     mflag = str(MON_PORT) if monitor else "0"
-    lab = job.new_lab()
-    with lab:
-        maker = SocketMaker(lab.client_ns)
-        for rep in range(job.repeat):
-            if rep:
-                lab.reset()
-            write_config(lab, alive)
-            sup = job.start(lab, ["-M", mflag, "-f", "-N", "Broker"], env=env)
-            _blackhole_once(job, lab, maker, sup, bound, back_bound, figs)
-            sup.stop()
+    for lab, maker, sup in repeat_runs(job, alive,
+                                       ["-M", mflag, "-f", "-N", "Broker"], env):
+        _blackhole_once(job, lab, maker, sup, bound, back_bound, figs)
     job.config = config_text(alive)
     job.procedure = (f"tunnel up; blackhole (nftables drop of the client's "
                      f"addresses in the server namespace, both ways); noticed = ssh "
@@ -508,33 +510,26 @@ def sc_hung(job, monitor):
     bound = job.opts["bound_" + job.scenario]
     env = {"AUTOSSH_POLL": MON_POLL} if monitor else None
     mflag = str(MON_PORT) if monitor else "0"
-    lab = job.new_lab()
-    with lab:
-        maker = SocketMaker(lab.client_ns)
-        for rep in range(job.repeat):
-            if rep:
-                lab.reset()
-            write_config(lab, [])
-            sup = job.start(lab, ["-M", mflag, "-f", "-N", "Broker"], env=env)
-            up_or_raise(job, lab, maker, sup)
-            time.sleep(3)
-            ssh0 = sup.ssh_pids()
-            t0 = now()
-            for p in ssh0:
-                labmod.stop_pid(p)
-            noticed = sup.watch.noticed(ssh0, t0, bound)
-            back = None
-            if noticed is not None:
-                back = wait_answer(lab, maker, t0, max(0.1, bound - (now() - t0)))
-            left = [p for p in ssh0 if labmod.alive(p)]
-            if noticed is not None and left:
-                job.note(f"{job.program}: the stopped ssh (pid {left[0]}) was still "
-                         "there (stopped) after the supervisor moved on")
-            for p in ssh0:
-                labmod.cont_pid(p)
-            figs["noticed"].append(noticed)
-            figs["back"].append(back)
-            sup.stop()
+    for lab, maker, sup in repeat_runs(job, [],
+                                       ["-M", mflag, "-f", "-N", "Broker"], env):
+        up_or_raise(job, lab, maker, sup)
+        time.sleep(3)
+        ssh0 = sup.ssh_pids()
+        t0 = now()
+        for p in ssh0:
+            labmod.stop_pid(p)
+        noticed = sup.watch.noticed(ssh0, t0, bound)
+        back = None
+        if noticed is not None:
+            back = wait_answer(lab, maker, t0, max(0.1, bound - (now() - t0)))
+        left = [p for p in ssh0 if labmod.alive(p)]
+        if noticed is not None and left:
+            job.note(f"{job.program}: the stopped ssh (pid {left[0]}) was still "
+                     "there (stopped) after the supervisor moved on")
+        for p in ssh0:
+            labmod.cont_pid(p)
+        figs["noticed"].append(noticed)
+        figs["back"].append(back)
     job.config = config_text([])
     job.procedure = (f"tunnel up, 3 s idle; SIGSTOP the supervisor's ssh; noticed "
                      f"= that ssh exits or is replaced; answers = the tunnel answers "
@@ -552,43 +547,36 @@ def _note_replaced(job, ssh0, sup, what):
 def sc_link(job):
     figs = {"back": [], "back_busy": []}
     bound = job.opts["back_bound"]
-    lab = job.new_lab()
-    with lab:
-        maker = SocketMaker(lab.client_ns)
-        for rep in range(job.repeat):
-            if rep:
-                lab.reset()
-            write_config(lab, SEED_ALIVE)
-            sup = job.start(lab, ["-M", "0", "-f", "-N", "Broker"])
-            up_or_raise(job, lab, maker, sup)
-            time.sleep(SETTLE_S)
-            ssh0 = sup.ssh_pids()
-            lab.link_down()
-            time.sleep(LINK_DOWN_S)
-            t_up = now()
-            lab.link_up()
-            figs["back"].append(wait_answer(lab, maker, t_up, bound))
-            _note_replaced(job, ssh0, sup, "idle")
+    for lab, maker, sup in repeat_runs(job, SEED_ALIVE,
+                                       ["-M", "0", "-f", "-N", "Broker"]):
+        up_or_raise(job, lab, maker, sup)
+        time.sleep(SETTLE_S)
+        ssh0 = sup.ssh_pids()
+        lab.link_down()
+        time.sleep(LINK_DOWN_S)
+        t_up = now()
+        lab.link_up()
+        figs["back"].append(wait_answer(lab, maker, t_up, bound))
+        _note_replaced(job, ssh0, sup, "idle")
 
-            # The same again with an MQTT client that keeps trying through the
-            # outage: its data waits in TCP's retransmission back-off.
-            time.sleep(SETTLE_S)
-            ssh0 = sup.ssh_pids()
-            box = {}
-            t_down = now()
-            lab.link_down()
-            busy = threading.Thread(target=lambda: box.setdefault("t", wait_connack(
-                maker, labmod.TUNNEL_PORT, t_down, t_down + LINK_DOWN_S + bound)))
-            busy.start()
-            time.sleep(LINK_DOWN_S)
-            t_up = now()
-            lab.link_up()
-            busy.join()
-            got = box.get("t")
-            figs["back_busy"].append(None if got is None
-                                     else max(0.0, got - (t_up - t_down)))
-            _note_replaced(job, ssh0, sup, "busy")
-            sup.stop()
+        # The same again with an MQTT client that keeps trying through the
+        # outage: its data waits in TCP's retransmission back-off.
+        time.sleep(SETTLE_S)
+        ssh0 = sup.ssh_pids()
+        box = {}
+        t_down = now()
+        lab.link_down()
+        busy = threading.Thread(target=lambda: box.setdefault("t", wait_connack(
+            maker, labmod.TUNNEL_PORT, t_down, t_down + LINK_DOWN_S + bound)))
+        busy.start()
+        time.sleep(LINK_DOWN_S)
+        t_up = now()
+        lab.link_up()
+        busy.join()
+        got = box.get("t")
+        figs["back_busy"].append(None if got is None
+                                 else max(0.0, got - (t_up - t_down)))
+        _note_replaced(job, ssh0, sup, "busy")
     job.config = config_text(SEED_ALIVE)
     job.procedure = (f"tunnel up; `ip link set veth0 down` in the client namespace "
                      f"for {LINK_DOWN_S} s, then up; time from the link-up command "
@@ -601,28 +589,21 @@ def sc_link(job):
 def sc_sshd_restart(job):
     figs = {"back": [], "from_kill": []}
     bound = job.opts["back_bound"]
-    lab = job.new_lab()
-    with lab:
-        maker = SocketMaker(lab.client_ns)
-        for rep in range(job.repeat):
-            if rep:
-                lab.reset()
-            write_config(lab, SEED_ALIVE)
-            sup = job.start(lab, ["-M", "0", "-f", "-N", "Broker"])
-            up_or_raise(job, lab, maker, sup)
-            time.sleep(SETTLE_S)
-            lab.sshd.stop()
-            t_kill = now()
-            lab.sshd.kill_sessions()
-            time.sleep(SSHD_DOWN_S)
-            lab.sshd.start()
-            t_back = now()
-            back = wait_answer(lab, maker, t_back, bound)
-            figs["back"].append(back)
-            figs["from_kill"].append(None if back is None else back + t_back - t_kill)
-            if sup.watch.exited_at is not None:
-                job.note(f"{job.program}: the supervisor exited")
-            sup.stop()
+    for lab, maker, sup in repeat_runs(job, SEED_ALIVE,
+                                       ["-M", "0", "-f", "-N", "Broker"]):
+        up_or_raise(job, lab, maker, sup)
+        time.sleep(SETTLE_S)
+        lab.sshd.stop()
+        t_kill = now()
+        lab.sshd.kill_sessions()
+        time.sleep(SSHD_DOWN_S)
+        lab.sshd.start()
+        t_back = now()
+        back = wait_answer(lab, maker, t_back, bound)
+        figs["back"].append(back)
+        figs["from_kill"].append(None if back is None else back + t_back - t_kill)
+        if sup.watch.exited_at is not None:
+            job.note(f"{job.program}: the supervisor exited")
     job.config = config_text(SEED_ALIVE)
     job.procedure = (f"tunnel up; stop sshd's listener, SIGKILL every session, start "
                      f"sshd again {SSHD_DOWN_S} s later; time from sshd listening "
