@@ -27,8 +27,8 @@
 /* One cmocka test per table row, so that a failing row is named. */
 
 /*
- * The run of lines that Debian's ssh 9.2 prints alike for both fixtures
- * below, from canonicalizefallbacklocal to serveralivecountmax.
+ * The run of lines that Debian's ssh 9.2 prints alike for g_default and
+ * g_proxy, from canonicalizefallbacklocal to serveralivecountmax.
  */
 #define G_SHARED \
     "canonicalizefallbacklocal yes\n" \
@@ -78,6 +78,54 @@
     "numberofpasswordprompts 3\n" \
     "serveralivecountmax 3\n"
 
+/*
+ * ssh 9.2's default algorithm lists, the same in every fixture; loglevel
+ * stands between the two halves.
+ */
+#define G_ALGS_A \
+    "ciphers chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-c" \
+    "tr,aes128-gcm@openssh.com,aes256-gcm@openssh.com\n" \
+    "hostkeyalgorithms ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2-nistp2" \
+    "56-cert-v01@openssh.com,ecdsa-sha2-nistp384-cert-v01@openssh.com,ecd" \
+    "sa-sha2-nistp521-cert-v01@openssh.com,sk-ssh-ed25519-cert-v01@openss" \
+    "h.com,sk-ecdsa-sha2-nistp256-cert-v01@openssh.com,rsa-sha2-512-cert-" \
+    "v01@openssh.com,rsa-sha2-256-cert-v01@openssh.com,ssh-ed25519,ecdsa-" \
+    "sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,sk-ssh-ed25519" \
+    "@openssh.com,sk-ecdsa-sha2-nistp256@openssh.com,rsa-sha2-512,rsa-sha" \
+    "2-256\n" \
+    "hostbasedacceptedalgorithms ssh-ed25519-cert-v01@openssh.com,ecdsa-s" \
+    "ha2-nistp256-cert-v01@openssh.com,ecdsa-sha2-nistp384-cert-v01@opens" \
+    "sh.com,ecdsa-sha2-nistp521-cert-v01@openssh.com,sk-ssh-ed25519-cert-" \
+    "v01@openssh.com,sk-ecdsa-sha2-nistp256-cert-v01@openssh.com,rsa-sha2" \
+    "-512-cert-v01@openssh.com,rsa-sha2-256-cert-v01@openssh.com,ssh-ed25" \
+    "519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,sk-s" \
+    "sh-ed25519@openssh.com,sk-ecdsa-sha2-nistp256@openssh.com,rsa-sha2-5" \
+    "12,rsa-sha2-256\n" \
+    "kexalgorithms sntrup761x25519-sha512,sntrup761x25519-sha512@openssh." \
+    "com,curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp25" \
+    "6,ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group-exchang" \
+    "e-sha256,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512" \
+    ",diffie-hellman-group14-sha256\n" \
+    "casignaturealgorithms ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nis" \
+    "tp384,ecdsa-sha2-nistp521,sk-ssh-ed25519@openssh.com,sk-ecdsa-sha2-n" \
+    "istp256@openssh.com,rsa-sha2-512,rsa-sha2-256\n"
+
+#define G_ALGS_B \
+    "macs umac-64-etm@openssh.com,umac-128-etm@openssh.com,hmac-sha2-256-" \
+    "etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha1-etm@openssh." \
+    "com,umac-64@openssh.com,umac-128@openssh.com,hmac-sha2-256,hmac-sha2" \
+    "-512,hmac-sha1\n" \
+    "securitykeyprovider internal\n" \
+    "pubkeyacceptedalgorithms ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2" \
+    "-nistp256-cert-v01@openssh.com,ecdsa-sha2-nistp384-cert-v01@openssh." \
+    "com,ecdsa-sha2-nistp521-cert-v01@openssh.com,sk-ssh-ed25519-cert-v01" \
+    "@openssh.com,sk-ecdsa-sha2-nistp256-cert-v01@openssh.com,rsa-sha2-51" \
+    "2-cert-v01@openssh.com,rsa-sha2-256-cert-v01@openssh.com,ssh-ed25519" \
+    ",ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,sk-ssh-" \
+    "ed25519@openssh.com,sk-ecdsa-sha2-nistp256@openssh.com,rsa-sha2-512," \
+    "rsa-sha2-256\n" \
+    "xauthlocation /usr/bin/xauth\n"
+
 /* `ssh -G localhost` with no configuration but Debian's /etc/ssh. */
 static const char g_default[] =
     "host localhost\n"
@@ -89,47 +137,9 @@ static const char g_default[] =
     G_SHARED
     "serveraliveinterval 0\n"
     "requiredrsasize 1024\n"
-    "ciphers chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-c"
-    "tr,aes128-gcm@openssh.com,aes256-gcm@openssh.com\n"
-    "hostkeyalgorithms ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2-nistp2"
-    "56-cert-v01@openssh.com,ecdsa-sha2-nistp384-cert-v01@openssh.com,ecd"
-    "sa-sha2-nistp521-cert-v01@openssh.com,sk-ssh-ed25519-cert-v01@openss"
-    "h.com,sk-ecdsa-sha2-nistp256-cert-v01@openssh.com,rsa-sha2-512-cert-"
-    "v01@openssh.com,rsa-sha2-256-cert-v01@openssh.com,ssh-ed25519,ecdsa-"
-    "sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,sk-ssh-ed25519"
-    "@openssh.com,sk-ecdsa-sha2-nistp256@openssh.com,rsa-sha2-512,rsa-sha"
-    "2-256\n"
-    "hostbasedacceptedalgorithms ssh-ed25519-cert-v01@openssh.com,ecdsa-s"
-    "ha2-nistp256-cert-v01@openssh.com,ecdsa-sha2-nistp384-cert-v01@opens"
-    "sh.com,ecdsa-sha2-nistp521-cert-v01@openssh.com,sk-ssh-ed25519-cert-"
-    "v01@openssh.com,sk-ecdsa-sha2-nistp256-cert-v01@openssh.com,rsa-sha2"
-    "-512-cert-v01@openssh.com,rsa-sha2-256-cert-v01@openssh.com,ssh-ed25"
-    "519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,sk-s"
-    "sh-ed25519@openssh.com,sk-ecdsa-sha2-nistp256@openssh.com,rsa-sha2-5"
-    "12,rsa-sha2-256\n"
-    "kexalgorithms sntrup761x25519-sha512,sntrup761x25519-sha512@openssh."
-    "com,curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp25"
-    "6,ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group-exchang"
-    "e-sha256,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512"
-    ",diffie-hellman-group14-sha256\n"
-    "casignaturealgorithms ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nis"
-    "tp384,ecdsa-sha2-nistp521,sk-ssh-ed25519@openssh.com,sk-ecdsa-sha2-n"
-    "istp256@openssh.com,rsa-sha2-512,rsa-sha2-256\n"
+    G_ALGS_A
     "loglevel INFO\n"
-    "macs umac-64-etm@openssh.com,umac-128-etm@openssh.com,hmac-sha2-256-"
-    "etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha1-etm@openssh."
-    "com,umac-64@openssh.com,umac-128@openssh.com,hmac-sha2-256,hmac-sha2"
-    "-512,hmac-sha1\n"
-    "securitykeyprovider internal\n"
-    "pubkeyacceptedalgorithms ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2"
-    "-nistp256-cert-v01@openssh.com,ecdsa-sha2-nistp384-cert-v01@openssh."
-    "com,ecdsa-sha2-nistp521-cert-v01@openssh.com,sk-ssh-ed25519-cert-v01"
-    "@openssh.com,sk-ecdsa-sha2-nistp256-cert-v01@openssh.com,rsa-sha2-51"
-    "2-cert-v01@openssh.com,rsa-sha2-256-cert-v01@openssh.com,ssh-ed25519"
-    ",ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,sk-ssh-"
-    "ed25519@openssh.com,sk-ecdsa-sha2-nistp256@openssh.com,rsa-sha2-512,"
-    "rsa-sha2-256\n"
-    "xauthlocation /usr/bin/xauth\n"
+    G_ALGS_B
     "identityfile ~/.ssh/id_rsa\n"
     "identityfile ~/.ssh/id_ecdsa\n"
     "identityfile ~/.ssh/id_ecdsa_sk\n"
@@ -218,47 +228,9 @@ static const char g_options[] =
     "serveraliveinterval 30\n"
     "requiredrsasize 1024\n"
     "bindaddress 10.0.0.1\n"
-    "ciphers chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-c"
-    "tr,aes128-gcm@openssh.com,aes256-gcm@openssh.com\n"
-    "hostkeyalgorithms ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2-nistp2"
-    "56-cert-v01@openssh.com,ecdsa-sha2-nistp384-cert-v01@openssh.com,ecd"
-    "sa-sha2-nistp521-cert-v01@openssh.com,sk-ssh-ed25519-cert-v01@openss"
-    "h.com,sk-ecdsa-sha2-nistp256-cert-v01@openssh.com,rsa-sha2-512-cert-"
-    "v01@openssh.com,rsa-sha2-256-cert-v01@openssh.com,ssh-ed25519,ecdsa-"
-    "sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,sk-ssh-ed25519"
-    "@openssh.com,sk-ecdsa-sha2-nistp256@openssh.com,rsa-sha2-512,rsa-sha"
-    "2-256\n"
-    "hostbasedacceptedalgorithms ssh-ed25519-cert-v01@openssh.com,ecdsa-s"
-    "ha2-nistp256-cert-v01@openssh.com,ecdsa-sha2-nistp384-cert-v01@opens"
-    "sh.com,ecdsa-sha2-nistp521-cert-v01@openssh.com,sk-ssh-ed25519-cert-"
-    "v01@openssh.com,sk-ecdsa-sha2-nistp256-cert-v01@openssh.com,rsa-sha2"
-    "-512-cert-v01@openssh.com,rsa-sha2-256-cert-v01@openssh.com,ssh-ed25"
-    "519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,sk-s"
-    "sh-ed25519@openssh.com,sk-ecdsa-sha2-nistp256@openssh.com,rsa-sha2-5"
-    "12,rsa-sha2-256\n"
-    "kexalgorithms sntrup761x25519-sha512,sntrup761x25519-sha512@openssh."
-    "com,curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp25"
-    "6,ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group-exchang"
-    "e-sha256,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512"
-    ",diffie-hellman-group14-sha256\n"
-    "casignaturealgorithms ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nis"
-    "tp384,ecdsa-sha2-nistp521,sk-ssh-ed25519@openssh.com,sk-ecdsa-sha2-n"
-    "istp256@openssh.com,rsa-sha2-512,rsa-sha2-256\n"
+    G_ALGS_A
     "loglevel INFO\n"
-    "macs umac-64-etm@openssh.com,umac-128-etm@openssh.com,hmac-sha2-256-"
-    "etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha1-etm@openssh."
-    "com,umac-64@openssh.com,umac-128@openssh.com,hmac-sha2-256,hmac-sha2"
-    "-512,hmac-sha1\n"
-    "securitykeyprovider internal\n"
-    "pubkeyacceptedalgorithms ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2"
-    "-nistp256-cert-v01@openssh.com,ecdsa-sha2-nistp384-cert-v01@openssh."
-    "com,ecdsa-sha2-nistp521-cert-v01@openssh.com,sk-ssh-ed25519-cert-v01"
-    "@openssh.com,sk-ecdsa-sha2-nistp256-cert-v01@openssh.com,rsa-sha2-51"
-    "2-cert-v01@openssh.com,rsa-sha2-256-cert-v01@openssh.com,ssh-ed25519"
-    ",ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,sk-ssh-"
-    "ed25519@openssh.com,sk-ecdsa-sha2-nistp256@openssh.com,rsa-sha2-512,"
-    "rsa-sha2-256\n"
-    "xauthlocation /usr/bin/xauth\n"
+    G_ALGS_B
     "localforward 1 [a]:2\n"
     "remoteforward 3 [b]:4\n"
     "identityfile ~/.ssh/id_rsa\n"
@@ -305,47 +277,9 @@ static const char g_proxy[] =
     "serveraliveinterval 300\n"
     "requiredrsasize 1024\n"
     "bindinterface eth0\n"
-    "ciphers chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-c"
-    "tr,aes128-gcm@openssh.com,aes256-gcm@openssh.com\n"
-    "hostkeyalgorithms ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2-nistp2"
-    "56-cert-v01@openssh.com,ecdsa-sha2-nistp384-cert-v01@openssh.com,ecd"
-    "sa-sha2-nistp521-cert-v01@openssh.com,sk-ssh-ed25519-cert-v01@openss"
-    "h.com,sk-ecdsa-sha2-nistp256-cert-v01@openssh.com,rsa-sha2-512-cert-"
-    "v01@openssh.com,rsa-sha2-256-cert-v01@openssh.com,ssh-ed25519,ecdsa-"
-    "sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,sk-ssh-ed25519"
-    "@openssh.com,sk-ecdsa-sha2-nistp256@openssh.com,rsa-sha2-512,rsa-sha"
-    "2-256\n"
-    "hostbasedacceptedalgorithms ssh-ed25519-cert-v01@openssh.com,ecdsa-s"
-    "ha2-nistp256-cert-v01@openssh.com,ecdsa-sha2-nistp384-cert-v01@opens"
-    "sh.com,ecdsa-sha2-nistp521-cert-v01@openssh.com,sk-ssh-ed25519-cert-"
-    "v01@openssh.com,sk-ecdsa-sha2-nistp256-cert-v01@openssh.com,rsa-sha2"
-    "-512-cert-v01@openssh.com,rsa-sha2-256-cert-v01@openssh.com,ssh-ed25"
-    "519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,sk-s"
-    "sh-ed25519@openssh.com,sk-ecdsa-sha2-nistp256@openssh.com,rsa-sha2-5"
-    "12,rsa-sha2-256\n"
-    "kexalgorithms sntrup761x25519-sha512,sntrup761x25519-sha512@openssh."
-    "com,curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp25"
-    "6,ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group-exchang"
-    "e-sha256,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512"
-    ",diffie-hellman-group14-sha256\n"
-    "casignaturealgorithms ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nis"
-    "tp384,ecdsa-sha2-nistp521,sk-ssh-ed25519@openssh.com,sk-ecdsa-sha2-n"
-    "istp256@openssh.com,rsa-sha2-512,rsa-sha2-256\n"
+    G_ALGS_A
     "loglevel DEBUG2\n"
-    "macs umac-64-etm@openssh.com,umac-128-etm@openssh.com,hmac-sha2-256-"
-    "etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha1-etm@openssh."
-    "com,umac-64@openssh.com,umac-128@openssh.com,hmac-sha2-256,hmac-sha2"
-    "-512,hmac-sha1\n"
-    "securitykeyprovider internal\n"
-    "pubkeyacceptedalgorithms ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2"
-    "-nistp256-cert-v01@openssh.com,ecdsa-sha2-nistp384-cert-v01@openssh."
-    "com,ecdsa-sha2-nistp521-cert-v01@openssh.com,sk-ssh-ed25519-cert-v01"
-    "@openssh.com,sk-ecdsa-sha2-nistp256-cert-v01@openssh.com,rsa-sha2-51"
-    "2-cert-v01@openssh.com,rsa-sha2-256-cert-v01@openssh.com,ssh-ed25519"
-    ",ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,sk-ssh-"
-    "ed25519@openssh.com,sk-ecdsa-sha2-nistp256@openssh.com,rsa-sha2-512,"
-    "rsa-sha2-256\n"
-    "xauthlocation /usr/bin/xauth\n"
+    G_ALGS_B
     "dynamicforward 1080\n"
     "identityfile ~/.ssh/id_rsa\n"
     "identityfile ~/.ssh/id_ecdsa\n"
