@@ -437,7 +437,9 @@ def up_or_raise(job, lab, maker, sup, bound=START_BOUND_S):
 def repeat_runs(job, alive, args, env=None):
     """One lab for the scenario; per repeat, a fresh ssh_config with `alive`
     and a started supervisor. Yields (lab, maker, sup) and stops the
-    supervisor when the caller's turn is over; the lab goes with the loop."""
+    supervisor when the caller's turn is over. Leaving the loop, by an
+    exception too, closes the generator at once (CPython frees it with the
+    caller's frame), and that tears the lab down."""
     lab = job.new_lab()
     with lab:
         maker = SocketMaker(lab.client_ns)
