@@ -126,6 +126,35 @@
     "rsa-sha2-256\n" \
     "xauthlocation /usr/bin/xauth\n"
 
+/* What ssh 9.2 prints after the forwards, the same in every fixture. */
+#define G_TAIL \
+    "identityfile ~/.ssh/id_rsa\n" \
+    "identityfile ~/.ssh/id_ecdsa\n" \
+    "identityfile ~/.ssh/id_ecdsa_sk\n" \
+    "identityfile ~/.ssh/id_ed25519\n" \
+    "identityfile ~/.ssh/id_ed25519_sk\n" \
+    "identityfile ~/.ssh/id_xmss\n" \
+    "identityfile ~/.ssh/id_dsa\n" \
+    "canonicaldomains none\n" \
+    "globalknownhostsfile /etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hos" \
+    "ts2\n" \
+    "userknownhostsfile /root/.ssh/known_hosts /root/.ssh/known_hosts2\n" \
+    "sendenv LANG\n" \
+    "sendenv LC_*\n" \
+    "logverbose none\n" \
+    "permitremoteopen any\n" \
+    "addkeystoagent false\n" \
+    "forwardagent no\n" \
+    "connecttimeout none\n" \
+    "tunneldevice any:any\n" \
+    "canonicalizePermittedcnames none\n" \
+    "controlpersist no\n" \
+    "escapechar ~\n" \
+    "ipqos lowdelay throughput\n" \
+    "rekeylimit 0 0\n" \
+    "streamlocalbindmask 0177\n" \
+    "syslogfacility USER\n"
+
 /* `ssh -G localhost` with no configuration but Debian's /etc/ssh. */
 static const char g_default[] =
     "host localhost\n"
@@ -140,32 +169,7 @@ static const char g_default[] =
     G_ALGS_A
     "loglevel INFO\n"
     G_ALGS_B
-    "identityfile ~/.ssh/id_rsa\n"
-    "identityfile ~/.ssh/id_ecdsa\n"
-    "identityfile ~/.ssh/id_ecdsa_sk\n"
-    "identityfile ~/.ssh/id_ed25519\n"
-    "identityfile ~/.ssh/id_ed25519_sk\n"
-    "identityfile ~/.ssh/id_xmss\n"
-    "identityfile ~/.ssh/id_dsa\n"
-    "canonicaldomains none\n"
-    "globalknownhostsfile /etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hos"
-    "ts2\n"
-    "userknownhostsfile /root/.ssh/known_hosts /root/.ssh/known_hosts2\n"
-    "sendenv LANG\n"
-    "sendenv LC_*\n"
-    "logverbose none\n"
-    "permitremoteopen any\n"
-    "addkeystoagent false\n"
-    "forwardagent no\n"
-    "connecttimeout none\n"
-    "tunneldevice any:any\n"
-    "canonicalizePermittedcnames none\n"
-    "controlpersist no\n"
-    "escapechar ~\n"
-    "ipqos lowdelay throughput\n"
-    "rekeylimit 0 0\n"
-    "streamlocalbindmask 0177\n"
-    "syslogfacility USER\n";
+    G_TAIL;
 
 /*
  * `ssh -G -o ProxyJump=a -o ServerAliveInterval=30 -o ConnectTimeout=5
@@ -281,32 +285,7 @@ static const char g_proxy[] =
     "loglevel DEBUG2\n"
     G_ALGS_B
     "dynamicforward 1080\n"
-    "identityfile ~/.ssh/id_rsa\n"
-    "identityfile ~/.ssh/id_ecdsa\n"
-    "identityfile ~/.ssh/id_ecdsa_sk\n"
-    "identityfile ~/.ssh/id_ed25519\n"
-    "identityfile ~/.ssh/id_ed25519_sk\n"
-    "identityfile ~/.ssh/id_xmss\n"
-    "identityfile ~/.ssh/id_dsa\n"
-    "canonicaldomains none\n"
-    "globalknownhostsfile /etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hos"
-    "ts2\n"
-    "userknownhostsfile /root/.ssh/known_hosts /root/.ssh/known_hosts2\n"
-    "sendenv LANG\n"
-    "sendenv LC_*\n"
-    "logverbose none\n"
-    "permitremoteopen any\n"
-    "addkeystoagent false\n"
-    "forwardagent no\n"
-    "connecttimeout none\n"
-    "tunneldevice any:any\n"
-    "canonicalizePermittedcnames none\n"
-    "controlpersist no\n"
-    "escapechar ~\n"
-    "ipqos lowdelay throughput\n"
-    "rekeylimit 0 0\n"
-    "streamlocalbindmask 0177\n"
-    "syslogfacility USER\n"
+    G_TAIL
     "proxycommand nc %h %p\n";
 
 static void
