@@ -28,8 +28,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-#define TERMINATED(a)	(memchr((a), '\0', sizeof(a)) != NULL)
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

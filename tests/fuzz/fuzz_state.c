@@ -35,8 +35,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-#define TERMINATED(a)	(memchr((a), '\0', sizeof(a)) != NULL)
-
 static void
 check_state(const struct state *st, int rc)
 {
