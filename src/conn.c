@@ -324,7 +324,7 @@ conn_reset(struct conn *c)
 	 * the same port: the server may be in TIME_WAIT for it.  Any other
 	 * end (aborted by the kernel on a silent link, or ssh killed) may
 	 * have left a session there: the next connection comes from the
-	 * same port to clear it (SPEC B3).
+	 * same port to clear it (DESIGN.md §Stale sessions).
 	 */
 	c->reuse_port = !(ti.tcpi_state == ST_CLOSE_WAIT ||
 	    ti.tcpi_state == ST_LAST_ACK || ti.tcpi_state == ST_TIME_WAIT ||

@@ -1,5 +1,6 @@
 /*
- * The liveness layer's own TCP connection (SPEC B1).  ssh is given
+ * The liveness layer's own TCP connection (DESIGN.md §Liveness).
+ * ssh is given
  *
  *	-o ProxyCommand=<autossh> --fdpass-helper <socket>
  *	-o ProxyUseFdpass=yes
@@ -9,8 +10,8 @@
  * attempts and the keepalive options set, then passes the connected
  * socket both to ssh (on its stdout, as ProxyUseFdpass wants) and back
  * to the supervisor, which keeps a copy for TCP_INFO and remembers the
- * local port for the next connection (SPEC B3).  This is the
- * supervisor's end; connect.h is the helper's.
+ * local port for the next connection (DESIGN.md §Stale sessions).  This
+ * is the supervisor's end; connect.h is the helper's.
  */
 #ifndef AUTOSSH_CONN_H
 #define AUTOSSH_CONN_H

@@ -28,7 +28,7 @@
 #include "connect.h"
 #include "util.h"
 
-/* A new attempt this often while the path is silent (SPEC B1). */
+/* A new attempt this often while the path is silent (DESIGN.md §Liveness). */
 #define ATTEMPT_MS	2000
 /* Each attempt retransmits its SYN once, then gives up after 3 s. */
 #define ATTEMPT_SYNCNT	1
@@ -308,7 +308,7 @@ resolve(const struct conn_params *p, int sup, int64_t end)
  * end it (the server is there and says no: the supervisor's back-off
  * takes over); silence never does, unless ConnectTimeout says so.
  *
- * While the previous local port is wanted (SPEC B3), attempts come from
+ * While the previous local port is wanted, attempts come from
  * that port one at a time, each living until its own SYN retry runs
  * out, and only to addresses of its family: the first SYN to reach the
  * server after an outage must come from that port to clear a stale

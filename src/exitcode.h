@@ -1,6 +1,7 @@
 /*
- * autossh's exit statuses, defined once (SPEC A3, A5, C).  autossh 1.4
- * uses only these two, and so do we, so that scripts keep working.
+ * autossh's exit statuses, defined once (DESIGN.md §Exit rules).
+ * autossh 1.4 uses only these two, and so do we, so that scripts keep
+ * working.
  */
 #ifndef AUTOSSH_EXITCODE_H
 #define AUTOSSH_EXITCODE_H

@@ -1,8 +1,8 @@
 /*
- * The liveness plan (SPEC B1): given the deadline and ssh's effective
- * configuration, decide how a dead link gets noticed in time and what
- * that costs on the wire.  Pure arithmetic, unit-tested; connect.c and
- * main.c carry the plan out.
+ * The liveness plan (DESIGN.md §Liveness): given the deadline and ssh's
+ * effective configuration, decide how a dead link gets noticed in time
+ * and what that costs on the wire.  Pure arithmetic, unit-tested;
+ * connect.c and main.c carry the plan out.
  */
 #ifndef AUTOSSH_LIVENESS_H
 #define AUTOSSH_LIVENESS_H

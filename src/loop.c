@@ -68,8 +68,8 @@ act(struct daemon *d, const struct sv_out *out, int64_t now)
 /*
  * Up at the first try after an outage, from the lost connection's local
  * port: if the server still held the old session (and its -R ports),
- * our SYN from that port made it drop it (SPEC B3), or the forwards
- * would have been refused.
+ * our SYN from that port made it drop it (DESIGN.md §Stale sessions),
+ * or the forwards would have been refused.
  */
 static void
 note_eviction(struct daemon *d)
@@ -98,7 +98,8 @@ feed(struct daemon *d, const struct sv_event *ev, int64_t now)
 
 /*
  * ssh said a remote forward was refused; the loop monitor's own -R is
- * refused for good when the server shares our loopback (SPEC A4).
+ * refused for good when the server shares our loopback (DESIGN.md §Port
+ * monitor).
  */
 static void
 forward_refused(struct daemon *d)

@@ -80,7 +80,7 @@ stderr_is_journal(void)
 	    (unsigned long long)st.st_ino == ino;
 }
 
-/* SPEC B5: which sinks, given where fd 2 goes now. */
+/* Which sinks, given where fd 2 goes now (DESIGN.md §Logging). */
 static unsigned
 choose_sinks(const struct config *cfg, int foreground)
 {
@@ -251,7 +251,7 @@ prepare_ssh(struct daemon *d, struct config *cfg)
 		cfg->no_session = 1;
 	liveness_plan(cfg->deadline_s, &d->sshcfg, &d->live);
 	pos = cfg->dest_index;
-	/* SPEC B3: a forward that fails must fail the session. */
+	/* A forward that fails must fail the session (DESIGN.md §Forwards). */
 	if (!d->sshcfg.exit_on_forward_failure)
 		add_option(cfg, &pos, "ExitOnForwardFailure=yes");
 	/*
@@ -315,7 +315,7 @@ make_policy(const struct config *cfg, int markers, struct sv_policy *p)
 }
 
 /*
- * -M: the port monitor (SPEC A4).  An unusable port is a start-up error,
+ * -M (DESIGN.md §Port monitor).  An unusable port is a start-up error,
  * reported before -f goes to the background.
  */
 static void
@@ -376,7 +376,7 @@ run(struct config *cfg)
 		if (cfg->ssh_path_env != NULL)
 			fatal("AUTOSSH_PATH: unable to execute %s: %s", ssh,
 			    strerror(errno));
-		/* SPEC A2: ssh in PATH, else /usr/bin/ssh. */
+		/* As 1.4 does: ssh in PATH, else /usr/bin/ssh. */
 		if (child_find_program("/usr/bin/ssh", d->ssh_path,
 		    sizeof(d->ssh_path)) == -1)
 			fatal("unable to find ssh in PATH or /usr/bin/ssh: %s",

@@ -1,10 +1,10 @@
 /*
- * The port monitor (-M, SPEC A4): a test message sent through ssh's
- * forwards and read back, every poll interval, to prove the session end
- * to end.  This module owns the monitor's sockets and deadlines and the
- * protocol (message, matching, timing); the loop polls its descriptors
- * and turns a failed test into EV_LINK_LOST.  It never blocks, never
- * allocates and never touches ssh itself.
+ * The port monitor (-M, DESIGN.md §Port monitor): a test message sent
+ * through ssh's forwards and read back, every poll interval, to prove
+ * the session end to end.  This module owns the monitor's sockets and
+ * deadlines and the protocol (message, matching, timing); the loop polls
+ * its descriptors and turns a failed test into EV_LINK_LOST.  It never
+ * blocks, never allocates and never touches ssh itself.
  */
 #ifndef AUTOSSH_MONITOR_H
 #define AUTOSSH_MONITOR_H

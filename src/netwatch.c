@@ -1,8 +1,9 @@
 /*
- * Network change events from rtnetlink (SPEC B2).  This module owns the
- * NETLINK_ROUTE socket, a fixed memory of link states and addresses used
- * to drop notifications that repeat what is already known, and the
- * parser that turns a buffer of kernel messages into one summary event.
+ * Network change events from rtnetlink (DESIGN.md §Network events).
+ * This module owns the NETLINK_ROUTE socket, a fixed memory of link
+ * states and addresses used to drop notifications that repeat what is
+ * already known, and the parser that turns a buffer of kernel messages
+ * into one summary event.
  * Debouncing and the decision what to restart belong to the loop.
  * Every byte of a message is treated as hostile: headers are copied out
  * with memcpy() and no length is used before it is checked.

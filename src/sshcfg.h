@@ -1,7 +1,8 @@
 /*
  * ssh's effective configuration, as `ssh -G` prints it: one exec at
  * start-up and a pure parser.  autossh reads it to decide how to watch
- * the connection (SPEC B1) and never overrides what the user set.
+ * the connection (DESIGN.md §Liveness) and never overrides what the user
+ * set.
  */
 #ifndef AUTOSSH_SSHCFG_H
 #define AUTOSSH_SSHCFG_H

@@ -256,7 +256,7 @@ path_of(const char *dir, const char *name, const char *suffix, char *out,
 /*
  * Is dir a directory itself, not a symbolic link to one?  State files
  * are only ever written, swept or removed in a real directory, so a
- * planted link cannot point them at someone else's files (SPEC D).
+ * planted link cannot point them at someone else's files.
  */
 static int
 real_dir(const char *dir)

@@ -1,9 +1,9 @@
 /*
- * The published state (SPEC B4): a small text file per instance in a
- * runtime directory, replaced atomically on every transition, and the
- * reader behind `autossh --status`.  The file holds facts only (no
- * secrets): state, pids, counters, the last exit and its reason, and the
- * connection's figures when the socket is ours.
+ * The published state (DESIGN.md §Published state): a small text file
+ * per instance in a runtime directory, replaced atomically on every
+ * transition, and the reader behind `autossh --status`.  The file holds
+ * facts only (no secrets): state, pids, counters, the last exit and its
+ * reason, and the connection's figures when the socket is ours.
  */
 #ifndef AUTOSSH_STATE_H
 #define AUTOSSH_STATE_H
@@ -39,7 +39,7 @@ struct state {
 	long	 rtt_us;
 	unsigned long long bytes_sent;
 	unsigned long long bytes_received;
-	int	 evictions;		/* stale sessions cleared (SPEC B3) */
+	int	 evictions;		/* stale sessions cleared */
 };
 
 /*

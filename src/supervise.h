@@ -106,7 +106,7 @@ struct sv {
 	char		 last_reason[256];
 };
 
-/* The verdict of SPEC A3's table on one exit of ssh. */
+/* The verdict on one exit of ssh (DESIGN.md §Exit rules). */
 enum sv_verdict {
 	VERDICT_RESTART,
 	VERDICT_EXIT_OK,
@@ -131,7 +131,7 @@ void	sv_handle(struct sv *sv, const struct sv_event *ev, int64_t now,
 /* The next time sv wants EV_TIMEOUT, or NEVER. */
 int64_t	sv_deadline(const struct sv *sv);
 
-/* SPEC A3: what one exit of ssh means.  Pure; exposed for the tests. */
+/* What one exit of ssh means (DESIGN.md §Exit rules).  Pure; for tests. */
 enum sv_verdict sv_verdict(const struct sv_policy *p, int wstatus,
 	    enum ssh_cause cause, int first_start, int64_t lived_ms);
 
