@@ -7,9 +7,9 @@
  * in front of every entry, so "PORT=20000" becomes AUTOSSH_PORT=20000.
  *
  * Beyond the sanitizers, it checks what the rest of autossh relies on:
- * a NUL-terminated ssh vector starting with "ssh", a destination inside
- * it in run mode, the remote command passed on untouched (SPEC A1),
- * every setting within its documented range, the monitor's forwards,
+ * a NUL-terminated ssh vector starting with "ssh", a destination inside it
+ * in run mode, the remote command passed on untouched (DESIGN.md §Command
+ * line), every setting within its documented range, the monitor's forwards,
  * and a terminated error message whenever parsing fails.
  */
 #include <ctype.h>

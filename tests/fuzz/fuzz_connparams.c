@@ -6,10 +6,10 @@
  * Input: the datagram's bytes, in an exact-size heap block (the parser
  * gets a pointer and a length, not a C string).
  *
- * Checks: on success a non-empty host and every field within the range
- * the helper hands to setsockopt() and connect(); strings terminated
- * inside their arrays; the reuse address (SPEC B3) either absent or a
- * real IPv4/IPv6 address with a port.
+ * Checks: on success a non-empty host and every field within the range the
+ * helper hands to setsockopt() and connect(); strings terminated inside
+ * their arrays; the reuse address (DESIGN.md §Stale sessions) either absent
+ * or a real IPv4/IPv6 address with a port.
  */
 #include <sys/socket.h>
 

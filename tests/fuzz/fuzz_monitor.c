@@ -1,6 +1,6 @@
 /*
- * Fuzz target: monitor replies (SPEC A4, C, D).  Whatever comes back on
- * a monitor connection is the network's to choose.
+ * Fuzz target: monitor replies (DESIGN.md §Port monitor, §Bad input).
+ * Whatever comes back on a monitor connection is the network's to choose.
  *
  * Input: one flags byte, one chunk-size byte, then the reply bytes.
  *   flags bit 0: echo mode (-M P:E) rather than loop mode (-M P)

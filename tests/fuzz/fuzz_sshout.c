@@ -1,7 +1,7 @@
 /*
- * Fuzz target: ssh's error output (SPEC B3, C).  A server's banner,
- * disconnect message and host names all reach ssh's stderr, so it is
- * outside input.
+ * Fuzz target: ssh's error output (DESIGN.md §Forwards, §Bad input).  A
+ * server's banner, disconnect message and host names all reach ssh's
+ * stderr, so it is outside input.
  *
  * Input: one flags byte, one chunk-size byte, then the bytes ssh writes.
  *   flags bit 0: log at debug level (otherwise info, with rate limiting)

@@ -213,9 +213,10 @@ def fd_check():
     """fd_check(prog) -> problems: descriptors the supervisor shares with its
     ssh children (leaks across exec). Call it while the program runs.
 
-    One sharing is by design: when the supervisor makes the connection itself
-    (SPEC B1) it hands the TCP socket to ssh and keeps a copy for TCP_INFO, so
-    a socket connected to sshd's port is expected in both."""
+    One sharing is by design: when the supervisor makes the connection
+    itself (DESIGN.md §Liveness) it hands the TCP socket to ssh and keeps a
+    copy for TCP_INFO, so a socket connected to sshd's port is expected in
+    both."""
     def check(prog):
         problems = []
         for ssh in prog.ssh_pids():

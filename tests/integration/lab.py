@@ -1,6 +1,6 @@
 """A real network lab for autossh: two network namespaces, a real sshd, a real MQTT broker.
 
-The lab builds the setup from SPEC's seed: a client namespace runs
+The lab builds the seed setup (docs/DESIGN.md §The seed): a client namespace runs
 `autossh -M0 -f -N Broker` with the seed's `~/.ssh/config`, a server namespace runs
 sshd on port 22222 and mosquitto on its loopback, and a veth pair joins the two.
 Faults are real: nftables drops (silent), link down/up, killed or stopped sshd

@@ -1,6 +1,7 @@
-"""The core against a real sshd and mosquitto (issue 3): the seed recipe,
-restarts after the server goes away, the exit rules that need a real ssh,
-signals, the pidfile.  Bounds are generous; figures belong to make bench."""
+"""The core against a real sshd and mosquitto: the seed recipe (DESIGN.md
+§The seed), restarts after the server goes away, the exit rules that need a
+real ssh, signals, the pidfile.  Bounds are generous; figures belong to make
+bench."""
 
 import os
 import re
@@ -21,7 +22,7 @@ def test_seed_recipe_brings_the_tunnel_up(lab, autossh, fd_check):
     assert "tunnel up after" in prog.log_text()
     assert fd_check(prog) == []
     (ssh,) = prog.ssh_pids()
-    # The supervisor made the TCP connection itself (SPEC B1).
+    # The supervisor made the TCP connection itself (DESIGN.md §Liveness).
     assert "ProxyUseFdpass=yes" in labmod.cmdline(ssh)
 
 

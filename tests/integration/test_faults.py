@@ -1,4 +1,4 @@
-"""The fault matrix (issue 8) in the lab, each fault with its expected outcome.
+"""The fault matrix in the lab, each fault with its expected outcome.
 
 Already covered elsewhere, so not repeated here:
 - blackhole (silent drop): test_liveness.py (deadline), test_core.py
@@ -233,8 +233,9 @@ def test_wall_clock_steps_change_nothing(lab, autossh):
     """CLOCK_REALTIME jumps by hours while autossh runs (an NTP sync on a
     device without a real-time clock); CLOCK_MONOTONIC does not.  Up
     detection, back-off waits and the TERM -> KILL escalation run on the
-    monotonic clock (SPEC B2), so none of them notices.  libfaketime moves
-    the wall clock of autossh and its children only, never the machine's."""
+    monotonic clock (DESIGN.md §The loop), so none of them notices.
+    libfaketime moves the wall clock of autossh and its children only, never
+    the machine's."""
     if not os.path.exists(LIBFAKETIME):
         pytest.skip("needs libfaketime (scripts/deps installs faketime)")
     rc = os.path.join(lab.home, "faketime.rc")

@@ -1,7 +1,8 @@
-"""The liveness layer and recovery (issue 5, SPEC B1/B2) in the lab: a dead
-link noticed within the deadline, network events cutting waits short,
-user proxies respected, hostile host names harmless, and the socket options
-really on the socket ssh uses.  Bounds are generous."""
+"""The liveness layer and recovery (DESIGN.md §Liveness, §Network events,
+§Back-off) in the lab: a dead link noticed within the deadline, network
+events cutting waits short, user proxies respected, hostile host names
+harmless, and the socket options really on the socket ssh uses.  Bounds are
+generous."""
 
 import ctypes
 import os

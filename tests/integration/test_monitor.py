@@ -1,4 +1,4 @@
-"""The port monitor (-M, SPEC A4) against the lab's real sshd.
+"""The port monitor (-M, DESIGN.md §Port monitor) against the lab's real sshd.
 
 Loop mode (-M 20000) sends the message out through ssh's -L 20000 and gets it
 back from the server's -R 20000 on our 127.0.0.1:20001; echo mode

@@ -1,8 +1,9 @@
-"""The seed's real guarantee end to end (issue 8): an MQTT subscriber with a
-persistent session (QoS 1, clean session off) talks to the broker through
-the tunnel while a publisher on the server sends a numbered sequence and
-the link is cut and restored several times.  Every message must arrive;
-QoS 1 allows duplicates, which are counted and reported, not failed on.
+"""The seed's real guarantee end to end (DESIGN.md §The seed): an MQTT
+subscriber with a persistent session (QoS 1, clean session off) talks to the
+broker through the tunnel while a publisher on the server sends a numbered
+sequence and the link is cut and restored several times.  Every message must
+arrive; QoS 1 allows duplicates, which are counted and reported, not failed
+on.
 
 The subscriber is mosquitto_sub in the client namespace on
 localhost:22883 with a fixed client id, `-c -q 1`.  mosquitto_sub 2.0

@@ -1,5 +1,6 @@
-"""What operators see (issue 6, SPEC B3-B5): the tunnel is up only when its
-forwards are, --status and its JSON, systemd's notifications, -f --wait."""
+"""What operators see (DESIGN.md §Forwards, §Published state, §systemd,
+§Logging): the tunnel is up only when its forwards are, --status and its
+JSON, systemd's notifications, -f --wait."""
 
 import json
 import os

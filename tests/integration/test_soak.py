@@ -1,5 +1,6 @@
-"""Soak (issue 8, SPEC B6): many forced restarts against the lab's real sshd,
-with the supervisor's descriptors, memory and children watched throughout.
+"""Soak (DESIGN.md §Files and cleanup: nothing leaks across restarts): many
+forced restarts against the lab's real sshd, with the supervisor's
+descriptors, memory and children watched throughout.
 
 Restarts alternate between SIGUSR1 (autossh kills ssh and starts a new one)
 and killed server sessions (ssh exits 255, autossh restarts it after a

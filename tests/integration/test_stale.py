@@ -1,8 +1,8 @@
-"""Stale server sessions (issue 9, SPEC B3): after a silent outage in which
-the client's kernel forgot the connection, the server still holds the old
-session and its -R port.  autossh reconnects from the old local port, the
-server's challenge ACK draws a reset from the client's kernel, and the
-stale session is gone before the new one asks for the port.  The control
+"""Stale server sessions (DESIGN.md §Stale sessions): after a silent outage
+in which the client's kernel forgot the connection, the server still holds
+the old session and its -R port.  autossh reconnects from the old local
+port, the server's challenge ACK draws a reset from the client's kernel, and
+the stale session is gone before the new one asks for the port.  The control
 runs the same outage with the liveness layer off (ssh connects itself, from
 a fresh port) and shows the refusal that autossh 1.4 users see."""
 

@@ -1,4 +1,5 @@
-"""SPEC A3: what autossh does when ssh ends, row by row, against a stand-in.
+"""DESIGN.md §Exit rules: what autossh does when ssh ends, row by row,
+against a stand-in.
 
 Each test scripts the stand-in's exits and checks the number of starts and
 autossh's own exit status.  Gate time is shortened to keep tests fast.

@@ -1,6 +1,6 @@
-"""SPEC D on the real binary: the files autossh creates (pidfile, log, state
-file) have mode 0644 even under umask 0, and the state file and its
-directory are never used through a symbolic link.
+"""DESIGN.md §Files and cleanup on the real binary: the files autossh
+creates (pidfile, log, state file) have mode 0644 even under umask 0, and
+the state file and its directory are never used through a symbolic link.
 
 The unit tests (test_state.c, test_log.c, test_pidfile.c) cover the
 functions; these tests cover the program as installed, in its real state

@@ -1,5 +1,6 @@
-"""SPEC A5 and B6: signals in the running and the waiting state, no orphans,
-no zombies, no leaked descriptors, and the pidfile."""
+"""DESIGN.md §Signals and §Files and cleanup: signals in the running and
+the waiting state, no orphans, no zombies, no leaked descriptors, and the
+pidfile."""
 import os
 import re
 import signal

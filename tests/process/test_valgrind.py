@@ -1,10 +1,11 @@
-"""The supervisor under valgrind (issue 8): a build without sanitizers
-(build/valgrind/autossh: the release flags at -O1 -g) runs under memcheck
-through a whole restart cycle with the stand-in ssh: quick failures and
-back-off, a start killed by a signal, a SIGUSR1 restart, SIGHUP (with the
-log file rotated away, so it is reopened), SIGUSR2, and SIGTERM.  valgrind
-must exit with autossh's own status (1 on SIGTERM, as in 1.4), report no
-error and no leak, and autossh must hold no descriptor beyond 0-2 at exit.
+"""The supervisor under valgrind (no leak across restarts, DESIGN.md §Files
+and cleanup): a build without sanitizers (build/valgrind/autossh: the
+release flags at -O1 -g) runs under memcheck through a whole restart cycle
+with the stand-in ssh: quick failures and back-off, a start killed by a
+signal, a SIGUSR1 restart, SIGHUP (with the log file rotated away, so it is
+reopened), SIGUSR2, and SIGTERM.  valgrind must exit with autossh's own
+status (1 on SIGTERM, as in 1.4), report no error and no leak, and autossh
+must hold no descriptor beyond 0-2 at exit.
 
 valgrind follows only the supervisor: without --trace-children, ssh (and
 `ssh -G`) run natively once exec'd; the code between fork and exec still

@@ -1,9 +1,10 @@
 /*
  * Unit tests for config.c: real autossh command lines and the exact ssh
- * argument vector each one must produce (SPEC A1), the modes, our long
- * options, every AUTOSSH_* variable at its boundaries (SPEC A2, C) and
- * the exact error texts.  config_free() is called after every parse, so
- * that LeakSanitizer checks the error paths too.
+ * argument vector each one must produce (DESIGN.md §Command line), the
+ * modes, our long options, every AUTOSSH_* variable at its boundaries
+ * (DESIGN.md §Bad input) and the exact error texts.  config_free() is
+ * called after every parse, so that LeakSanitizer checks the error paths
+ * too.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -973,9 +974,9 @@ test_destination_none(void **state)
 
 /*
  * --help mirrors the man page's SYNOPSIS and lists every option and
- * variable that is documented (SPEC A1).  The long options whose features
- * are not implemented yet (--deadline, --wait, --name, --status, --json)
- * are still parsed but deliberately left out for now.
+ * variable that is documented (DESIGN.md §Command line).  The long options
+ * whose features are not implemented yet (--deadline, --wait, --name,
+ * --status, --json) are still parsed but deliberately left out for now.
  */
 static void
 test_usage(void **state)

@@ -1631,8 +1631,8 @@ test_helper_silent_server(void **state)
 	/*
 	 * A server whose accept queue is full drops SYNs: a silent path.
 	 * Both helpers must wait for it without spinning, with and without
-	 * the previous local port (SPEC B3) to reuse, and leave when the
-	 * supervisor hangs up.
+	 * the previous local port (DESIGN.md §Stale sessions) to reuse, and
+	 * leave when the supervisor hangs up.
 	 */
 	lfd = tcp_listener(0, &port);
 	filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

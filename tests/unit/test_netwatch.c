@@ -1,7 +1,7 @@
 /*
- * Unit tests for netwatch.c (SPEC B2).  The parser is fed hand-built
- * rtnetlink buffers: link, address and route notifications that must or
- * must not count, the tunnel's local address going away, and broken
+ * Unit tests for netwatch.c (DESIGN.md §Network events).  The parser is fed
+ * hand-built rtnetlink buffers: link, address and route notifications that
+ * must or must not count, the tunnel's local address going away, and broken
  * lengths of every kind, which must never be read past.  A last test
  * drives the real kernel inside a private network namespace of a forked
  * child, so that nothing it creates can outlive it or touch the host.

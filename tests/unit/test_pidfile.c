@@ -1,8 +1,8 @@
 /*
- * Unit tests for pidfile.c (SPEC B6, D): the lock says whether an
- * instance runs, a second instance learns the holder's pid, a stale file
- * is taken over, symlinks are refused, and the path is made absolute
- * before -f changes directory.  A forked child plays the running
+ * Unit tests for pidfile.c (DESIGN.md §Files and cleanup): the lock says
+ * whether an instance runs, a second instance learns the holder's pid, a
+ * stale file is taken over, symlinks are refused, and the path is made
+ * absolute before -f changes directory.  A forked child plays the running
  * instance, because flock() locks belong to open file descriptions.
  */
 #include <sys/file.h>

@@ -1,8 +1,9 @@
 /*
- * Unit tests for supervise.c, which is pure: SPEC A3's exit table
- * through sv_verdict(), and the state machine through sv_handle() with a
- * fake clock (first start and gate, capped exponential back-off with full
- * jitter, limits, signals, network events, kill escalation, log lines).
+ * Unit tests for supervise.c, which is pure: the exit table (DESIGN.md
+ * §Exit rules) through sv_verdict(), and the state machine through
+ * sv_handle() with a fake clock (first start and gate, capped exponential
+ * back-off with full jitter, limits, signals, network events, kill
+ * escalation, log lines).
  */
 #include <sys/wait.h>
 
@@ -52,7 +53,7 @@ policy(void)
 	return p;
 }
 
-/* ---- SPEC A3 through sv_verdict ---- */
+/* ---- DESIGN.md §Exit rules through sv_verdict ---- */
 
 struct verdict_row {
 	const char	*name;
