@@ -98,8 +98,8 @@ feed(struct daemon *d, const struct sv_event *ev, int64_t now)
 
 /*
  * ssh said a remote forward was refused; the loop monitor's own -R is
- * refused for good when the server shares our loopback (DESIGN.md §Port
- * monitor).
+ * refused for good when the server shares our loopback (DESIGN.md
+ * §Port monitor).
  */
 static void
 forward_refused(struct daemon *d)

@@ -1,10 +1,10 @@
 /*
- * Network change events from Linux rtnetlink (DESIGN.md §Network
- * events).  The module owns one NETLINK_ROUTE socket and a small fixed
- * memory of links and addresses, and turns kernel notifications into
- * "something changed" or "the tunnel's local address went away" for the
- * loop.  It does not debounce, decide what to restart, or log
- * transitions: the loop does.
+ * Network change events from Linux rtnetlink (see DESIGN.md
+ * §Network events).  The module owns one NETLINK_ROUTE socket and a
+ * small fixed memory of links and addresses, and turns kernel
+ * notifications into "something changed" or "the tunnel's local address
+ * went away" for the loop.  It does not debounce, decide what to
+ * restart, or log transitions: the loop does.
  */
 #ifndef AUTOSSH_NETWATCH_H
 #define AUTOSSH_NETWATCH_H

@@ -8,9 +8,10 @@
  *
  * Beyond the sanitizers, it checks what the rest of autossh relies on:
  * a NUL-terminated ssh vector starting with "ssh", a destination inside it
- * in run mode, the remote command passed on untouched (DESIGN.md §Command
- * line), every setting within its documented range, the monitor's forwards,
- * and a terminated error message whenever parsing fails.
+ * in run mode, the remote command passed on untouched (DESIGN.md
+ * §Command line), every setting within its documented range, the
+ * monitor's forwards, and a terminated error message whenever parsing
+ * fails.
  */
 #include <ctype.h>
 #include <stdio.h>

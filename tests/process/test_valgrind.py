@@ -1,5 +1,5 @@
-"""The supervisor under valgrind (no leak across restarts, DESIGN.md §Files
-and cleanup): a build without sanitizers (build/valgrind/autossh: the
+"""The supervisor under valgrind (no leak across restarts: DESIGN.md
+§Files and cleanup): a build without sanitizers (build/valgrind/autossh: the
 release flags at -O1 -g) runs under memcheck through a whole restart cycle
 with the stand-in ssh: quick failures and back-off, a start killed by a
 signal, a SIGUSR1 restart, SIGHUP (with the log file rotated away, so it is
