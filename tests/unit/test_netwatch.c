@@ -1,10 +1,11 @@
 /*
- * Unit tests for netwatch.c (DESIGN.md §Network events).  The parser is fed
- * hand-built rtnetlink buffers: link, address and route notifications that
- * must or must not count, the tunnel's local address going away, and broken
- * lengths of every kind, which must never be read past.  A last test
- * drives the real kernel inside a private network namespace of a forked
- * child, so that nothing it creates can outlive it or touch the host.
+ * Unit tests for nlparse.c and netwatch.c (DESIGN.md §Network events).
+ * The parser is fed hand-built rtnetlink buffers: link, address and route
+ * notifications that must or must not count, the tunnel's local address
+ * going away, and broken lengths of every kind, which must never be read
+ * past.  A last test drives the real kernel through netwatch's socket
+ * inside a private network namespace of a forked child, so that nothing
+ * it creates can outlive it or touch the host.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,6 +34,7 @@
 #include <cmocka.h>
 
 #include "netwatch.h"
+#include "nlparse.h"
 #include "util.h"
 
 #ifndef IFF_LOWER_UP
@@ -56,7 +58,8 @@ struct nlbuf {
 	size_t	msg;	/* where the current message starts */
 };
 
-static struct netwatch nw;
+static struct netwatch nw;	/* the socket side, never opened here */
+static struct nw_memory mem;	/* the parser's memory */
 static struct nlbuf nb;
 
 static int
@@ -64,6 +67,7 @@ setup(void **state)
 {
 	(void)state;
 	netwatch_init(&nw);
+	nlparse_reset(&mem);
 	memset(&nb, 0, sizeof(nb));
 	return 0;
 }
@@ -221,7 +225,7 @@ ss(const char *s, uint32_t scope_id)
 static enum nw_kind
 run_ok(const struct sockaddr_storage *local, struct nw_event *ev)
 {
-	int rc = netwatch_parse(&nw, nb.u.b, nb.len, local, ev);
+	int rc = nlparse_buf(&mem, nb.u.b, nb.len, local, ev);
 
 	assert_int_equal(rc, 0);
 	assert_true(strlen(ev->what) < sizeof(ev->what));
@@ -235,7 +239,7 @@ run_bad(const void *buf, size_t len, const struct sockaddr_storage *local,
     struct nw_event *ev)
 {
 	errno = 0;
-	assert_int_equal(netwatch_parse(&nw, buf, len, local, ev), -1);
+	assert_int_equal(nlparse_buf(&mem, buf, len, local, ev), -1);
 	assert_int_equal(errno, EBADMSG);
 	assert_true(strlen(ev->what) < sizeof(ev->what));
 	return ev->kind;
@@ -257,14 +261,14 @@ test_empty(void **state)
 	unsigned char zero[15] = { 0 };
 
 	(void)state;
-	assert_int_equal(netwatch_parse(&nw, NULL, 0, NULL, &ev), 0);
+	assert_int_equal(nlparse_buf(&mem, NULL, 0, NULL, &ev), 0);
 	assert_int_equal(ev.kind, NW_NONE);
 	assert_int_equal(ev.count, 0);
 	assert_string_equal(ev.what, "");
-	assert_int_equal(netwatch_parse(&nw, zero, 0, NULL, &ev), 0);
+	assert_int_equal(nlparse_buf(&mem, zero, 0, NULL, &ev), 0);
 	assert_int_equal(ev.kind, NW_NONE);
 	/* Fewer bytes than a header: trailing padding, not a message. */
-	assert_int_equal(netwatch_parse(&nw, zero, sizeof(zero), NULL, &ev),
+	assert_int_equal(nlparse_buf(&mem, zero, sizeof(zero), NULL, &ev),
 	    0);
 	assert_int_equal(ev.kind, NW_NONE);
 }
@@ -472,7 +476,7 @@ test_link_table_full(void **state)
 		assert_int_equal(run_ok(NULL, &ev), NW_NONE);
 	}
 	/* Down links are evicted first, so up links are kept. */
-	netwatch_init(&nw);
+	nlparse_reset(&mem);
 	link_msg(RTM_NEWLINK, 2, UP, "eth0", OPER_UP);
 	assert_int_equal(run_ok(NULL, &ev), NW_CHANGE);
 	for (i = 100; i < 400; i++) {
@@ -883,7 +887,7 @@ test_truncated(void **state)
 		assert_non_null(p);
 		memcpy(p, nb.u.b, cut);
 		if (cut < sizeof(struct nlmsghdr)) {
-			assert_int_equal(netwatch_parse(&nw, p, cut, &local,
+			assert_int_equal(nlparse_buf(&mem, p, cut, &local,
 			    &ev), 0);
 			assert_int_equal(ev.kind, NW_NONE);
 		} else {
@@ -894,7 +898,7 @@ test_truncated(void **state)
 		free(p);
 	}
 	memcpy(copy, nb.u.b, full);
-	assert_int_equal(netwatch_parse(&nw, copy, full, &local, &ev), 0);
+	assert_int_equal(nlparse_buf(&mem, copy, full, &local, &ev), 0);
 	assert_int_equal(ev.kind, NW_ADDR_LOST);
 }
 
@@ -1036,9 +1040,9 @@ test_misaligned(void **state)
 	p = malloc(nb.len + 3);
 	assert_non_null(p);
 	for (off = 1; off < 4; off++) {
-		netwatch_init(&nw);
+		nlparse_reset(&mem);
 		memcpy(p + off, nb.u.b, nb.len);
-		assert_int_equal(netwatch_parse(&nw, p + off, nb.len, &local,
+		assert_int_equal(nlparse_buf(&mem, p + off, nb.len, &local,
 		    &ev), 0);
 		assert_int_equal(ev.kind, NW_ADDR_LOST);
 		assert_int_equal(ev.count, 3);
@@ -1094,8 +1098,8 @@ test_garbage(void **state)
 				p[j] = (unsigned char)xorshift();
 		}
 		if (i % 1000 == 0)
-			netwatch_init(&nw);
-		rc = netwatch_parse(&nw, p, len, i % 2 ? &l4 : &l6, &ev);
+			nlparse_reset(&mem);
+		rc = nlparse_buf(&mem, p, len, i % 2 ? &l4 : &l6, &ev);
 		assert_true(rc == 0 || (rc == -1 && errno == EBADMSG));
 		assert_true(ev.kind == NW_NONE || ev.kind == NW_CHANGE ||
 		    ev.kind == NW_ADDR_LOST);
