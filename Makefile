@@ -32,7 +32,9 @@ OBJS := $(SRCS:src/%.c=build/%.o)
 ASAN_OBJS := $(SRCS:src/%.c=build/asan/%.o)
 VG_OBJS := $(SRCS:src/%.c=build/valgrind/%.o)
 ASAN_LIB_OBJS := $(LIB_SRCS:src/%.c=build/asan/%.o)
+VG_LIB_OBJS := $(LIB_SRCS:src/%.c=build/valgrind/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/asan/%)
+VG_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/valgrind/%)
 
 .PHONY: all install uninstall unit cli process integration check deps \
 	lint valgrind soak bench demo clean
@@ -61,6 +63,10 @@ build/valgrind/autossh: $(VG_OBJS)
 
 build/valgrind/%.o: src/%.c | build/valgrind
 	$(CC) $(P_CPPFLAGS) $(P_CFLAGS) $(HARDEN) -O1 -g -c -o $@ $<
+
+build/valgrind/test_%: tests/unit/test_%.c $(VG_LIB_OBJS) | build/valgrind
+	$(CC) $(P_CPPFLAGS) -Isrc $(P_CFLAGS) $(HARDEN) -O1 -g $(P_LDFLAGS) \
+		-o $@ $< $(VG_LIB_OBJS) -lcmocka
 
 build build/asan build/valgrind:
 	mkdir -p $@
@@ -114,17 +120,14 @@ check: deps
 	$(MAKE) integration
 	$(MAKE) fuzz-short
 
-valgrind: $(LIB_SRCS:src/%.c=build/%.o)
-	@rc=0; for t in $(UNIT_SRCS:tests/unit/%.c=%); do \
-		$(CC) $(P_CPPFLAGS) -Isrc $(P_CFLAGS) -o build/$$t \
-			tests/unit/$$t.c $(LIB_SRCS:src/%.c=build/%.o) \
-			-lcmocka || exit 1; \
-		echo "== valgrind $$t"; \
-		valgrind -q --leak-check=full --error-exitcode=1 build/$$t \
-			|| rc=1; \
+# Every unit test, then a restart cycle of autossh, under memcheck; make
+# builds them all first, and the target fails at the end if any failed.
+valgrind: $(VG_UNIT_BINS) build/valgrind/autossh build/fakessh
+	@rc=0; for t in $(VG_UNIT_BINS); do \
+		echo "== valgrind $${t#build/valgrind/}"; \
+		valgrind -q --leak-check=full --error-exitcode=1 $$t || rc=1; \
 	done; \
 	echo "== valgrind autossh: a restart cycle"; \
-	$(MAKE) build/valgrind/autossh build/fakessh || exit 1; \
 	$(PYTHON) -m pytest -q tests/process/test_valgrind.py || rc=1; \
 	exit $$rc
 
@@ -190,4 +193,5 @@ build/fuzz/obj:
 clean:
 	rm -rf build autossh
 
--include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(VG_OBJS:.o=.d) $(UNIT_BINS:=.d)
+-include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(VG_OBJS:.o=.d) $(UNIT_BINS:=.d) \
+	$(VG_UNIT_BINS:=.d)
