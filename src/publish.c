@@ -121,12 +121,14 @@ status_text(const struct daemon *d, char *buf, size_t len)
 static void
 tell_parent(struct daemon *d, char kind, const char *text)
 {
-	char line[512];
+	char line[512], esc[500];
 	int n;
 
 	if (d->wait_fd == -1)
 		return;
-	n = snprintf(line, sizeof(line), "%c %s\n", kind, text);
+	/* The parent prints it on a terminal; a newline would end it early. */
+	log_escape(esc, sizeof(esc), text);
+	n = snprintf(line, sizeof(line), "%c %s\n", kind, esc);
 	if (n > 0 && write(d->wait_fd, line, (size_t)n) < 0 && errno == EPIPE) {
 		close(d->wait_fd);
 		d->wait_fd = -1;
@@ -181,12 +183,18 @@ publish_init(struct daemon *d)
 void
 publish_after(struct daemon *d, const struct sv_out *out)
 {
-	char text[400], msg[440];
+	char text[400], esc[1024], msg[1040];
 
 	if (out->actions & SV_CHANGED) {
 		write_state(d);
 		status_text(d, text, sizeof(text));
-		snprintf(msg, sizeof(msg), "STATUS=%s", text);
+		/*
+		 * ssh's words are in the text: a newline in it would start a
+		 * new assignment (READY=1, say), and systemctl status puts it
+		 * on a terminal.
+		 */
+		log_escape(esc, sizeof(esc), text);
+		snprintf(msg, sizeof(msg), "STATUS=%s", esc);
 		notify_send(msg);
 		if (d->sv.state == SV_BACKOFF)
 			tell_parent(d, 'R', text);

@@ -13,6 +13,7 @@ kill(-1) can reach only the test's own processes.
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -234,3 +235,47 @@ def test_status_json_is_utf8(run):
     assert doc[0]["name"] == "esc" and doc[0]["running"] is True
     assert "pwned" in doc[0]["last_exit"]["reason"]
     stop(run)
+
+
+@pytest.mark.timeout(60)
+def test_status_notifications_are_escaped(run, tmp_path):
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(0.2)
+    got = []
+    try:
+        start_ns(run, "true", ["--name=notify", "-M0", "-N", "Broker"],
+                 HOSTILE_PLAN, AUTOSSH_GATETIME="0", NOTIFY_SOCKET=path)
+
+        def backing_off():
+            try:
+                got.append(sock.recv(4096))
+            except socket.timeout:
+                pass
+            return any(b"pwned" in m for m in got)
+        assert wait_for(backing_off, 15), got
+        stop(run)
+    finally:
+        sock.close()
+    for m in got:
+        # One assignment per message: ssh's words cannot add another.
+        assert m.count(b"=") >= 1 and b"\n" not in m, m
+        clean_text(m)
+
+
+@pytest.mark.timeout(60)
+def test_wait_output_is_escaped(run, tmp_path):
+    """-f --wait: the foreground prints ssh's last words on a terminal."""
+    pidfile = tmp_path / "wait.pid"
+    start_ns(run, "true", ["--name=wait", "-f", "--wait=20", "-M0", "-N",
+                           "Broker"], [f"50 255 {HOSTILE}"],
+             AUTOSSH_GATETIME="0", AUTOSSH_MAXSTART="2",
+             AUTOSSH_PIDFILE=str(pidfile))
+    rc = run.proc.wait(timeout=30)
+    err = run.stderr_path.read_bytes()
+    assert rc == 1, err
+    assert b"pwned" in err, err
+    clean_text(err)
+    # The daemon stops by itself after AUTOSSH_MAXSTART starts.
+    assert wait_for(lambda: not pidfile.exists(), 10)
