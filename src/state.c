@@ -287,11 +287,36 @@ set_ull(const char *v, unsigned long long *out)
 		*out = (unsigned long long)x;
 }
 
+/*
+ * Copy a value, cut if need be before a UTF-8 character rather than in
+ * it: half a character would be escaped byte by byte when the state is
+ * written again, and the file would change on every rewrite.
+ */
+static void
+copy_text(char *dst, const char *src, size_t len)
+{
+	size_t n = util_strlcpy(dst, src, len), i;
+
+	if (n < len || len == 0)
+		return;
+	for (i = len - 1; i > 0 && len - 1 - i < 4; i--) {
+		unsigned char c = (unsigned char)dst[i - 1];
+
+		if ((c & 0xc0) == 0x80)
+			continue;
+		/* dst[i - 1] leads the last sequence: whole in src only? */
+		if (c >= 0xc0 && util_utf8_seq(dst + i - 1, NULL) == 0 &&
+		    util_utf8_seq(src + i - 1, NULL) > 0)
+			dst[i - 1] = '\0';
+		return;
+	}
+}
+
 static void
 take(struct state *st, const char *k, const char *v)
 {
 #define STR(key, field) if (strcmp(k, key) == 0) \
-	util_strlcpy(st->field, v, sizeof(st->field))
+	copy_text(st->field, v, sizeof(st->field))
 	STR("name", name);
 	STR("destination", destination);
 	STR("state", state);

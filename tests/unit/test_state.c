@@ -413,6 +413,33 @@ test_parse_long_lines(void **state)
 }
 
 static void
+test_parse_cut_between_characters(void **state)
+{
+	static char text[2000];
+	struct state st;
+	size_t o = 0;
+	int i;
+
+	(void)state;
+	/* 300 two-byte characters: a cut at 255 bytes is inside the 128th. */
+	o += (size_t)snprintf(text, sizeof(text), "name x\npid 42\n"
+	    "last_reason ");
+	for (i = 0; i < 300; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "\xc3\xa9");
+	text[o++] = '\n';
+	assert_int_equal(state_parse(text, o, &st), 0);
+	assert_int_equal(strlen(st.last_reason), 255 - 1);
+	assert_int_equal((unsigned char)st.last_reason[253], 0xa9);
+	/* An invalid byte is kept as it is: it is escaped anyway. */
+	o = (size_t)snprintf(text, sizeof(text), "name x\npid 42\n"
+	    "last_reason a");
+	memset(text + o, 0xc3, 300);
+	o += 300;
+	assert_int_equal(state_parse(text, o, &st), 0);
+	assert_int_equal(strlen(st.last_reason), 255);
+}
+
+static void
 test_parse_every_truncation(void **state)
 {
 	struct state a, b;
@@ -1168,6 +1195,8 @@ main(void)
 	add_test("parse: bad values keep defaults", test_parse_defaults, NULL);
 	add_test("parse: NUL bytes are dropped", test_parse_nul_dropped, NULL);
 	add_test("parse: over-long lines", test_parse_long_lines, NULL);
+	add_test("parse: long values cut between characters",
+	    test_parse_cut_between_characters, NULL);
 	add_test("parse: truncated at every byte",
 	    test_parse_every_truncation, NULL);
 	for (i = 0; i < NROWS(nrows); i++)
