@@ -155,6 +155,35 @@ def test_status_refuses_a_directory_others_can_write(tmp_path, victim, how):
         r.stderr.decode(), r.stderr
 
 
+def test_status_escapes_raw_bytes_in_a_file_of_our_own(tmp_path):
+    """Our own file, written by hand or by anything else running as us,
+    with raw controls and bytes that are not UTF-8 in its name (the file
+    name too) and its strings: the listing escapes the name for humans,
+    and the JSON is valid UTF-8 (controls as \\u, bad bytes as U+FFFD)."""
+    name = "x\033[2J\233y\377"
+    printf_name = "x\\033[2J\\233y\\377"
+    f = tmp_path / "raw.state"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    f.write_bytes((state_text(name, dead.pid, 1, dest=HOSTILE) +
+                   f"last_status 255\nlast_reason {HOSTILE}\n")
+                  .encode("latin-1"))
+    r = ns_sh(tmp_path, f"mkdir -m 0700 /run/autossh && "
+              # printf makes the raw bytes; argv would be UTF-8.
+              f"cp {f} \"/run/autossh/$(printf '{printf_name}').state\" && "
+              f"chmod 0600 /run/autossh/*.state && "
+              f'"$A" --status; echo "rc=$?"; "$A" --status --json')
+    out = r.stdout.decode("utf-8", errors="replace")
+    human, js = r.stdout.split(b"rc=1\n", 1)
+    clean_text(human)
+    assert b"not running (stale state from pid" in human, out
+    doc = json.loads(js.decode("utf-8"))  # strict
+    assert doc[0]["running"] is False
+    assert doc[0]["name"] == "x\033[2J\ufffdy\ufffd"
+    assert doc[0]["destination"].startswith("\033]0;pwned\007")
+    assert "\u009b" in doc[0]["destination"]
+
+
 def start_ns(run, setup, args, plan, **env):
     """Start autossh in a private mount namespace after setup (shell);
     returns its Popen (run.proc); its pid is autossh's."""
