@@ -19,7 +19,7 @@ struct state {
 	char	 destination[256];
 	long	 pid;		/* 1..INT_MAX in a valid file */
 	int	 have_start;	/* start_time is known */
-	unsigned long long start_time;	/* of pid, clock ticks after boot */
+	unsigned long long start_time;	/* of pid: ticks after boot */
 	char	 state[16];		/* "connecting", "up", ... */
 	int64_t	 since_ms;		/* CLOCK_MONOTONIC of the transition */
 	int64_t	 since_unix;		/* the same moment, wall clock */

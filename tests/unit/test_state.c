@@ -1082,6 +1082,24 @@ on_alarm(int sig)
 }
 
 static void
+test_write_refuses_shared_dir(void **state)
+{
+	struct state a;
+	char dir[128], names[4][256];
+
+	(void)state;
+	full_state(&a);
+	/* /tmp, say: the pidfile's directory without XDG_RUNTIME_DIR. */
+	snprintf(dir, sizeof(dir), "%s/shared", tmp);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(chmod(dir, 01777), 0);
+	errno = 0;
+	assert_int_equal(state_write(dir, &a), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(dir_entries(dir, names, 4), 0);
+}
+
+static void
 test_read_fifo(void **state)
 {
 	char path[256];
@@ -1228,6 +1246,8 @@ main(void)
 	add_test("alive: proven, reused, gone, unknown", test_alive, NULL);
 	add_tmp_test("dir check: ours, others', writable, link",
 	    test_dir_check);
+	add_tmp_test("write refuses a directory others can write",
+	    test_write_refuses_shared_dir);
 	add_tmp_test("read refuses a FIFO without blocking",
 	    test_read_fifo);
 	add_tmp_test("read refuses others' and writable files",
