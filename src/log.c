@@ -57,25 +57,37 @@ log_escape(char *dst, size_t len, const char *src)
 
 	if (len == 0)
 		return;
-	for (; *src != '\0'; src++) {
+	while (*src != '\0') {
 		unsigned char c = (unsigned char)*src;
+		unsigned long cp;
+		size_t n, take = util_utf8_seq(src, &cp);
 		char tmp[5];
-		size_t n;
 
-		if (c == '\t')
-			n = (size_t)snprintf(tmp, sizeof(tmp), "\\t");
-		else if (c == '\r')
-			n = (size_t)snprintf(tmp, sizeof(tmp), "\\r");
-		else if (c < 0x20 || c == 0x7f)
+		/*
+		 * A terminal acts on C0, DEL and the C1 controls (U+0080 to
+		 * U+009F, which some terminals also take as a raw byte), so
+		 * they are shown as \xNN of their bytes.  A byte that is not
+		 * part of a well-formed UTF-8 sequence is shown the same way,
+		 * which keeps the output valid UTF-8 and stops a partial
+		 * sequence from swallowing the text after it.
+		 */
+		if (c == '\t' || c == '\r') {
+			n = (size_t)snprintf(tmp, sizeof(tmp), "\\%c",
+			    c == '\t' ? 't' : 'r');
+			take = 1;
+		} else if (take == 0 || cp < 0x20 ||
+		    (cp >= 0x7f && cp <= 0x9f)) {
 			n = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", c);
-		else {
-			tmp[0] = (char)c;
-			n = 1;
+			take = 1;
+		} else {
+			memcpy(tmp, src, take);
+			n = take;
 		}
 		if (o + n >= len)
 			break;
 		memcpy(dst + o, tmp, n);
 		o += n;
+		src += take;
 	}
 	dst[o] = '\0';
 }

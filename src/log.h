@@ -74,9 +74,14 @@ void	fatal(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 
 /*
- * Escape control characters of src into dst (of size len) as \t, \r or
- * \xNN; the result is always NUL-terminated and possibly truncated.
- * Exposed for the unit tests.
+ * The one escaping rule for text that reaches a terminal, a log or
+ * systemd: tab and carriage return become \t and \r; every other C0
+ * control, DEL, the C1 controls U+0080..U+009F and every byte that is
+ * not part of a well-formed UTF-8 sequence become \xNN (one per byte);
+ * printable UTF-8 passes unchanged.  Backslashes are not escaped.  The
+ * result is valid UTF-8, always NUL-terminated, possibly truncated, but
+ * never in the middle of an escape or a character.  dst needs up to 4
+ * bytes per byte of src.  Safe to call from any context; never fails.
  */
 void	log_escape(char *dst, size_t len, const char *src);
 

@@ -41,6 +41,8 @@ struct daemon {
 	char		 state_dir[PATH_MAX];	/* "": nothing published */
 	char		 name[MAX_NAME + 16];
 	long		 serial;
+	int		 have_start;	/* start_time is known */
+	unsigned long long start_time;	/* ours, for --status to prove */
 	int		 stopping_sent;	/* STOPPING=1 went to systemd */
 	int		 wait_fd;	/* -f --wait: pipe to the parent */
 	int64_t		 watchdog_ms;	/* 0: no systemd watchdog */

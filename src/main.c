@@ -158,8 +158,13 @@ wait_for_daemon(int fd, int wait_s, const char *dest)
 			*nl = '\0';
 			if (buf[0] == 'U')
 				return EXIT_OK;
-			if (buf[0] == 'R' || buf[0] == 'X')
-				util_strlcpy(last, buf + 2, sizeof(last));
+			/*
+			 * The daemon escapes what it sends; escape again in
+			 * case something else wrote to the pipe, as this goes
+			 * to a terminal.
+			 */
+			if ((buf[0] == 'R' || buf[0] == 'X') && buf[1] == ' ')
+				log_escape(last, sizeof(last), buf + 2);
 			len -= (size_t)(nl + 1 - buf);
 			memmove(buf, nl + 1, len + 1);
 		}

@@ -29,6 +29,8 @@ fill(struct daemon *d, struct state *st)
 	util_strlcpy(st->name, d->name, sizeof(st->name));
 	util_strlcpy(st->destination, dest ? dest : "", sizeof(st->destination));
 	st->pid = (long)getpid();
+	st->have_start = d->have_start;
+	st->start_time = d->start_time;
 	util_strlcpy(st->state, sv_state_name(d->sv.state), sizeof(st->state));
 	st->since_ms = d->sv.since_ms;
 	st->since_unix = (int64_t)time(NULL) - (now - d->sv.since_ms) / 1000;
@@ -56,6 +58,20 @@ fill(struct daemon *d, struct state *st)
 	}
 }
 
+/* Stop publishing to a directory that is not ours alone; said once. */
+static void
+refuse_dir(struct daemon *d, const char *why)
+{
+	if (errno == ENOTDIR)
+		log_warn("%s is not a directory; the state is not published",
+		    d->state_dir);
+	else
+		log_warn("refusing the state directory %s: %s; the state is "
+		    "not published and --status will not show this instance",
+		    d->state_dir, why);
+	d->state_dir[0] = '\0';
+}
+
 static void
 write_state(struct daemon *d)
 {
@@ -66,11 +82,12 @@ write_state(struct daemon *d)
 	fill(d, &st);
 	if (state_write(d->state_dir, &st) == 0)
 		return;
-	if (errno == ENOTDIR) {
-		/* Not a directory of its own (a planted link?): give up. */
-		log_warn("%s is not a directory; the state is not published",
-		    d->state_dir);
-		d->state_dir[0] = '\0';
+	if (errno == ENOTDIR || errno == EPERM) {
+		char why[128];
+
+		/* Replaced or handed over since start-up: give up. */
+		state_dir_check(d->state_dir, 0, why, sizeof(why));
+		refuse_dir(d, why);
 		return;
 	}
 	log_warn("unable to write the state file in %s: %s", d->state_dir,
@@ -104,12 +121,14 @@ status_text(const struct daemon *d, char *buf, size_t len)
 static void
 tell_parent(struct daemon *d, char kind, const char *text)
 {
-	char line[512];
+	char line[512], esc[500];
 	int n;
 
 	if (d->wait_fd == -1)
 		return;
-	n = snprintf(line, sizeof(line), "%c %s\n", kind, text);
+	/* The parent prints it on a terminal; a newline would end it early. */
+	log_escape(esc, sizeof(esc), text);
+	n = snprintf(line, sizeof(line), "%c %s\n", kind, esc);
 	if (n > 0 && write(d->wait_fd, line, (size_t)n) < 0 && errno == EPIPE) {
 		close(d->wait_fd);
 		d->wait_fd = -1;
@@ -121,6 +140,7 @@ publish_init(struct daemon *d)
 {
 	const char *dest = config_destination(d->cfg);
 	struct state old;
+	char why[128];
 
 	if (d->cfg->name[0] != '\0')
 		util_strlcpy(d->name, d->cfg->name, sizeof(d->name));
@@ -134,10 +154,21 @@ publish_init(struct daemon *d)
 		    "instance");
 		return;
 	}
+	/*
+	 * Not fatal: a directory others can write costs --status, not the
+	 * tunnel, and a local user must not be able to stop a tunnel by
+	 * planting a directory.
+	 */
+	if (state_dir_check(d->state_dir, 1, why, sizeof(why)) == -1) {
+		refuse_dir(d, why);
+		return;
+	}
+	d->have_start = state_pid_starttime((long)getpid(),
+	    &d->start_time) == 0;
 	state_sweep(d->state_dir);
+	/* An instance that cannot be proven gone keeps its name. */
 	if (state_read(d->state_dir, d->name, &old) == 0 &&
-	    old.pid != (long)getpid() && (kill((pid_t)old.pid, 0) == 0 ||
-	    errno == EPERM)) {
+	    old.pid != (long)getpid() && state_alive(&old) != 0) {
 		char name[sizeof(d->name) + 24];
 
 		/* Fits: names are at most 64 bytes (config.c). */
@@ -152,12 +183,18 @@ publish_init(struct daemon *d)
 void
 publish_after(struct daemon *d, const struct sv_out *out)
 {
-	char text[400], msg[440];
+	char text[400], esc[1024], msg[1040];
 
 	if (out->actions & SV_CHANGED) {
 		write_state(d);
 		status_text(d, text, sizeof(text));
-		snprintf(msg, sizeof(msg), "STATUS=%s", text);
+		/*
+		 * ssh's words are in the text: a newline in it would start a
+		 * new assignment (READY=1, say), and systemctl status puts it
+		 * on a terminal.
+		 */
+		log_escape(esc, sizeof(esc), text);
+		snprintf(msg, sizeof(msg), "STATUS=%s", esc);
 		notify_send(msg);
 		if (d->sv.state == SV_BACKOFF)
 			tell_parent(d, 'R', text);

@@ -17,7 +17,9 @@
 struct state {
 	char	 name[72];
 	char	 destination[256];
-	long	 pid;
+	long	 pid;		/* 1..INT_MAX in a valid file */
+	int	 have_start;	/* start_time is known */
+	unsigned long long start_time;	/* of pid: ticks after boot */
 	char	 state[16];		/* "connecting", "up", ... */
 	int64_t	 since_ms;		/* CLOCK_MONOTONIC of the transition */
 	int64_t	 since_unix;		/* the same moment, wall clock */
@@ -46,8 +48,44 @@ struct state {
  * The directory for state files: /run/autossh as root, else
  * $XDG_RUNTIME_DIR/autossh, else the pidfile's directory (pidfile may be
  * NULL).  Returns 0 with the path in out, or -1 when there is none.
+ * Whether the directory may be used is state_dir_check()'s business.
  */
 int	state_dir(const char *pidfile, char *out, size_t len);
+
+/*
+ * May dir hold state files?  It must be a directory itself (not a
+ * symbolic link), owned by the effective uid and writable by nobody
+ * else: whoever else can write there can plant files that --status
+ * trusts, or a FIFO that blocks us.  With create set, a missing dir is
+ * made (mode 0700) first.  Returns 0, or -1 with errno set (ENOENT,
+ * ENOTDIR, EPERM for the wrong owner or mode, ...) and the reason in
+ * why.
+ */
+int	state_dir_check(const char *dir, int create, char *why, size_t len);
+
+/*
+ * The start time of process pid (field 22 of /proc/PID/stat, clock
+ * ticks after boot), which with the pid names one process for the life
+ * of a boot.  Returns 0, or -1 with errno set (ENOENT: no such process).
+ */
+int	state_pid_starttime(long pid, unsigned long long *out);
+
+/*
+ * The start time in the text of a /proc/PID/stat file (len bytes, not
+ * NUL-terminated).  The command name in it may hold any byte, ')' and
+ * spaces included.  Returns 0, or -1 with errno EINVAL.  Pure.
+ */
+int	state_parse_starttime(const char *text, size_t len,
+	    unsigned long long *out);
+
+/*
+ * Is the instance st describes still the process that wrote it?  1:
+ * proven (the pid is alive and started when the file says); 0: proven
+ * stale (the pid is gone, or now belongs to a process that started at
+ * another time); -1: cannot tell (the file gives no start time, or /proc
+ * cannot be read).  Only 1 allows signalling the pid.
+ */
+int	state_alive(const struct state *st);
 
 /*
  * Turn a destination such as "user@host" into a name usable as a file
@@ -57,14 +95,16 @@ void	state_default_name(const char *destination, char *out, size_t len);
 
 /*
  * Write st as dir/name.state through a temporary file and rename(2),
- * creating dir (0755) if needed, never following symbolic links; the
- * file's mode is 0644.  Returns 0, or -1 with errno set.
+ * creating dir (0700) if needed, never following symbolic links; the
+ * file's mode is 0600.  Refuses a dir that state_dir_check() refuses.
+ * Returns 0, or -1 with errno set.
  */
 int	state_write(const char *dir, const struct state *st);
 
 /*
- * Remove the state files in dir whose process is gone (an instance that
- * was SIGKILLed cannot clean up).  Errors are ignored.
+ * Remove the state files in dir whose process is proven gone (an
+ * instance that was SIGKILLed cannot clean up); see state_alive().
+ * Errors are ignored.
  */
 void	state_sweep(const char *dir);
 
@@ -77,18 +117,28 @@ int	state_format(const struct state *st, char *buf, size_t len);
 /*
  * Parse a state file's text.  Unknown keys are ignored and bad values
  * leave fields at their defaults; returns 0, or -1 when the text is not
- * a state file at all (no name or no pid).  Never reads past len.
+ * a state file at all (no name, or no pid in 1..INT_MAX).  Never reads
+ * past len.
  */
 int	state_parse(const char *text, size_t len, struct state *st);
 
-/* Read and parse dir/name.state.  Returns 0, or -1 with errno set. */
+/*
+ * Read and parse dir/name.state, which must be a regular file owned by
+ * the effective uid, writable by nobody else, at most 8 KiB, and name
+ * itself (its name line).  Never blocks: a FIFO or a device is refused
+ * without being read.  Returns 0, or -1 with errno set (EINVAL: not a
+ * state file; EPERM: wrong owner or mode).
+ */
 int	state_read(const char *dir, const char *name, struct state *st);
 
 /*
  * `autossh --status [target] [--json]`: print the state of the instance
  * named target, or of the one whose pidfile is target (a path), or of
- * every instance when target is NULL.  Returns the exit status: 0 when
- * at least one running instance was shown, 1 otherwise.
+ * every instance when target is NULL.  Every string is escaped with
+ * log_escape() for humans, and is valid UTF-8 in JSON.  Only an instance
+ * that state_alive() proves is signalled (SIGUSR2, for fresh figures).
+ * Returns the exit status: 0 when at least one running instance was
+ * shown, 1 otherwise.
  */
 int	state_status_main(const char *target, const char *pidfile, int json);
 

@@ -61,6 +61,44 @@ bad:
 }
 
 size_t
+util_utf8_seq(const char *s, unsigned long *cp)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned long c, min;
+	size_t n, i;
+
+	if (u[0] < 0x80) {
+		n = 1;
+		c = u[0];
+		min = 0;
+	} else if (u[0] >= 0xc2 && u[0] <= 0xdf) {
+		n = 2;
+		c = u[0] & 0x1f;
+		min = 0x80;
+	} else if (u[0] >= 0xe0 && u[0] <= 0xef) {
+		n = 3;
+		c = u[0] & 0x0f;
+		min = 0x800;
+	} else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
+		n = 4;
+		c = u[0] & 0x07;
+		min = 0x10000;
+	} else
+		return 0;
+	/* A NUL is not a continuation byte, so this stops at the end. */
+	for (i = 1; i < n; i++) {
+		if ((u[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (u[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	if (cp != NULL)
+		*cp = c;
+	return n;
+}
+
+size_t
 util_strlcpy(char *dst, const char *src, size_t dstsize)
 {
 	size_t n = strlen(src);

@@ -30,6 +30,15 @@ int	parse_num(const char *s, long long min, long long max, long long *out,
  */
 size_t	util_strlcpy(char *dst, const char *src, size_t dstsize);
 
+/*
+ * The length (1..4) of the well-formed UTF-8 sequence at the start of
+ * the NUL-terminated s, or 0 when s starts with a byte that does not
+ * begin one: a stray continuation byte, a sequence cut short, an
+ * overlong form, a surrogate, or a code point above U+10FFFF.  The code
+ * point goes to *cp when cp is not NULL.  Never reads past the NUL.
+ */
+size_t	util_utf8_seq(const char *s, unsigned long *cp);
+
 /* Set O_NONBLOCK on fd.  Returns 0, or -1 with errno set. */
 int	set_nonblock(int fd);
 

@@ -39,7 +39,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static void
 check_escape(const char *src, size_t len)
 {
-	size_t full_len = strlen(src) * 4 + 1, n, i, cut;
+	size_t full_len = strlen(src) * 4 + 1, n, i, cut, w, t;
+	unsigned long cp;
 	char *full, *dst;
 
 	if ((full = malloc(full_len)) == NULL ||
@@ -48,19 +49,33 @@ check_escape(const char *src, size_t len)
 	log_escape(full, full_len, src);
 	/* Nothing is cut when there is room for the worst case. */
 	CHECK(strlen(full) < full_len);
-	for (i = 0; full[i] != '\0'; i++)
-		CHECK((unsigned char)full[i] >= 0x20 && full[i] != 0x7f);
+	/* Valid UTF-8 without a C0, DEL or C1 control. */
+	for (i = 0; full[i] != '\0'; i += w) {
+		w = util_utf8_seq(full + i, &cp);
+		CHECK(w > 0 && cp >= 0x20 && (cp < 0x7f || cp > 0x9f));
+	}
 
 	log_escape(dst, len, src);
 	if (len > 0) {
 		CHECK(memchr(dst, '\0', len) != NULL);
 		n = strlen(dst);
-		/* The longest run of whole escapes that fits, nothing less. */
-		for (i = 0, cut = 0; src[i] != '\0'; i++) {
+		/*
+		 * The longest run of whole escapes and whole characters that
+		 * fits, nothing less.
+		 */
+		for (i = 0, cut = 0; src[i] != '\0'; i += w) {
 			unsigned char c = (unsigned char)src[i];
-			size_t t = c == '\t' || c == '\r' ? 2 :
-			    c < 0x20 || c == 0x7f ? 4 : 1;
 
+			w = util_utf8_seq(src + i, &cp);
+			if (c == '\t' || c == '\r') {
+				t = 2;
+				w = 1;
+			} else if (w == 0 || cp < 0x20 ||
+			    (cp >= 0x7f && cp <= 0x9f)) {
+				t = 4;
+				w = 1;
+			} else
+				t = w;
 			if (cut + t >= len)
 				break;
 			cut += t;

@@ -221,7 +221,7 @@ def test_state_file_is_atomic_and_safe(lab, autossh):
     assert lab.wait_tunnel(15) is not None
     path = f"/run/autossh/{status(lab, prog)['name']}.state"
     st = os.lstat(path)
-    assert oct(st.st_mode & 0o777) == "0o644"
+    assert oct(st.st_mode & 0o777) == "0o600"
     text = open(path).read()
     assert f"pid {prog.pid}\n" in text
     # Nothing secret: no key material, no environment.

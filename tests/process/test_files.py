@@ -1,6 +1,7 @@
 """DESIGN.md §Files and cleanup on the real binary: the files autossh
-creates (pidfile, log, state file) have mode 0644 even under umask 0, and
-the state file and its directory are never used through a symbolic link.
+creates have safe modes even under umask 0 (pidfile and log 0644, the
+state file 0600 in a 0700 directory), and the state file and its directory
+are never used through a symbolic link.
 
 The unit tests (test_state.c, test_log.c, test_pidfile.c) cover the
 functions; these tests cover the program as installed, in its real state
@@ -61,7 +62,7 @@ def stop(run):
     assert run.proc.wait(timeout=10) == 1
 
 
-def test_files_are_0644_even_under_umask_0(run):
+def test_file_modes_even_under_umask_0(run):
     pidfile = run.tmp / "autossh.pid"
     old = os.umask(0)
     try:
@@ -73,13 +74,14 @@ def test_files_are_0644_even_under_umask_0(run):
     state = in_ns(proc, "/run/autossh/modes.state")
     assert wait_for(lambda: os.path.exists(state)), run.stderr()
     assert wait_for(lambda: pidfile.exists() and pidfile.read_text())
-    for path in (str(pidfile), str(run.logfile), state):
+    for path, mode in ((str(pidfile), 0o644), (str(run.logfile), 0o644),
+                       (state, 0o600)):
         st = os.lstat(path)
         assert stat.S_ISREG(st.st_mode), path
-        assert stat.S_IMODE(st.st_mode) == 0o644, (path, oct(st.st_mode))
+        assert stat.S_IMODE(st.st_mode) == mode, (path, oct(st.st_mode))
     st = os.lstat(in_ns(proc, "/run/autossh"))
     assert stat.S_ISDIR(st.st_mode)
-    assert stat.S_IMODE(st.st_mode) == 0o755, oct(st.st_mode)
+    assert stat.S_IMODE(st.st_mode) == 0o700, oct(st.st_mode)
     # Nothing was left writable for others on the way (the temporary file
     # is renamed, so none may remain).
     assert os.listdir(in_ns(proc, "/run/autossh")) == ["modes.state"]

@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +65,8 @@ full_state(struct state *st)
 	snprintf(st->destination, sizeof(st->destination),
 	    "mqtt@broker.example.net");
 	st->pid = 4242;
+	st->have_start = 1;
+	st->start_time = 987654321;
 	snprintf(st->state, sizeof(st->state), "backing off");
 	st->since_ms = 123456789;
 	st->since_unix = 1700000000;
@@ -96,6 +99,8 @@ assert_state_equal(const struct state *a, const struct state *b)
 	assert_string_equal(a->name, b->name);
 	assert_string_equal(a->destination, b->destination);
 	assert_int_equal(a->pid, b->pid);
+	assert_int_equal(a->have_start, b->have_start);
+	assert_true(a->start_time == b->start_time);
 	assert_string_equal(a->state, b->state);
 	assert_true(a->since_ms == b->since_ms);
 	assert_true(a->since_unix == b->since_unix);
@@ -313,6 +318,12 @@ static const struct prow prows[] = {
 	{ "pid 0", "name x\npid 0\n", 0, -1 },
 	{ "pid negative", "name x\npid -5\n", 0, -1 },
 	{ "pid garbage", "name x\npid 42x\n", 0, -1 },
+	{ "pid 2^32-1 (-1 as pid_t)", "name x\npid 4294967295\n", 0, -1 },
+	{ "pid 2^32 (0 as pid_t)", "name x\npid 4294967296\n", 0, -1 },
+	{ "pid INT_MAX+1", "name x\npid 2147483648\n", 0, -1 },
+	{ "pid INT64_MAX", "name x\npid 9223372036854775807\n", 0, -1 },
+	{ "a bad pid after a good one", "name x\npid 42\npid 4294967295\n",
+	    0, -1 },
 	{ "pid empty", "name x\npid \n", 0, -1 },
 	{ "pid alone", "name x\npid\n", 0, -1 },
 	{ "name empty", "name \npid 42\n", 0, -1 },
@@ -399,6 +410,33 @@ test_parse_long_lines(void **state)
 	assert_int_equal(st.pid, 42);
 	assert_int_equal(strlen(st.last_reason), sizeof(st.last_reason) - 1);
 	assert_int_equal(strlen(st.name), sizeof(st.name) - 1);
+}
+
+static void
+test_parse_cut_between_characters(void **state)
+{
+	static char text[2000];
+	struct state st;
+	size_t o = 0;
+	int i;
+
+	(void)state;
+	/* 300 two-byte characters: a cut at 255 bytes is inside the 128th. */
+	o += (size_t)snprintf(text, sizeof(text), "name x\npid 42\n"
+	    "last_reason ");
+	for (i = 0; i < 300; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "\xc3\xa9");
+	text[o++] = '\n';
+	assert_int_equal(state_parse(text, o, &st), 0);
+	assert_int_equal(strlen(st.last_reason), 255 - 1);
+	assert_int_equal((unsigned char)st.last_reason[253], 0xa9);
+	/* An invalid byte is kept as it is: it is escaped anyway. */
+	o = (size_t)snprintf(text, sizeof(text), "name x\npid 42\n"
+	    "last_reason a");
+	memset(text + o, 0xc3, 300);
+	o += 300;
+	assert_int_equal(state_parse(text, o, &st), 0);
+	assert_int_equal(strlen(st.last_reason), 255);
 }
 
 static void
@@ -633,7 +671,7 @@ test_write_read(void **state)
 	snprintf(path, sizeof(path), "%s/%s.state", tmp, a.name);
 	assert_int_equal(lstat(path, &sb), 0);
 	assert_true(S_ISREG(sb.st_mode));
-	assert_int_equal(sb.st_mode & 07777, 0644);
+	assert_int_equal(sb.st_mode & 07777, 0600);
 	/* Renamed into place: no temporary file is left. */
 	assert_int_equal(dir_entries(tmp, names, 8), 1);
 	assert_string_equal(names[0], "mqtt@broker.example.net.state");
@@ -672,7 +710,7 @@ test_write_creates_dir(void **state)
 	umask(old);
 	assert_int_equal(lstat(dir, &sb), 0);
 	assert_true(S_ISDIR(sb.st_mode));
-	assert_int_equal(sb.st_mode & 07777, 0755);
+	assert_int_equal(sb.st_mode & 07777, 0700);
 	assert_int_equal(state_read(dir, a.name, &b), 0);
 }
 
@@ -818,6 +856,24 @@ write_named(const char *name, long pid)
 	full_state(&a);
 	snprintf(a.name, sizeof(a.name), "%s", name);
 	a.pid = pid;
+	/* No start time: what an older autossh wrote. */
+	a.have_start = 0;
+	assert_int_equal(state_write(tmp, &a), 0);
+}
+
+/* A state file with a start time: ours plus delta, for pid. */
+static void
+write_started(const char *name, long pid, unsigned long long delta)
+{
+	struct state a;
+
+	full_state(&a);
+	snprintf(a.name, sizeof(a.name), "%s", name);
+	a.pid = pid;
+	assert_int_equal(state_pid_starttime((long)getpid(), &a.start_time),
+	    0);
+	a.start_time += delta;
+	a.have_start = 1;
 	assert_int_equal(state_write(tmp, &a), 0);
 }
 
@@ -838,10 +894,13 @@ test_sweep(void **state)
 	FILE *f;
 
 	(void)state;
-	write_named("live", (long)getpid());
+	write_started("live", (long)getpid(), 0);
+	write_named("unproven", (long)getpid());
 	write_named("init", 1);
 	write_named("dead", (long)dead_pid());
 	write_named("dead2", (long)dead_pid());
+	/* Our pid, but another start time: the pid was reused. */
+	write_started("reused", (long)getpid(), 1);
 	/* Not state files, or not ours to judge: left alone. */
 	snprintf(path, sizeof(path), "%s/notes.txt", tmp);
 	f = fopen(path, "w");
@@ -860,15 +919,278 @@ test_sweep(void **state)
 	fclose(f);
 	state_sweep(tmp);
 	assert_true(exists("live.state"));
+	/* Alive but not proven: neither signalled nor swept. */
+	assert_true(exists("unproven.state"));
 	assert_true(exists("init.state"));
 	assert_false(exists("dead.state"));
 	assert_false(exists("dead2.state"));
+	assert_false(exists("reused.state"));
 	assert_true(exists("notes.txt"));
 	assert_true(exists("junk.state"));
 	assert_true(exists(".hidden.state"));
 	/* A directory that does not exist is no error. */
 	snprintf(path, sizeof(path), "%s/nonexistent", tmp);
 	state_sweep(path);
+}
+
+/* ---- identity: start times ---- */
+
+struct strow {
+	const char	*name;
+	const char	*text;
+	int		 rc;
+	unsigned long long want;
+};
+
+#define TAIL	" S 1 1 1 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 "
+
+static const struct strow strows[] = {
+	{ "plain", "42 (autossh)" TAIL "123456 1000 200 0\n", 0, 123456 },
+	{ "no newline", "42 (autossh)" TAIL "7", 0, 7 },
+	{ "comm with ') '", "42 (a) S 1 2 3)" TAIL "99 0\n", 0, 99 },
+	{ "comm of spaces and parens", "42 ( ) ( ))" TAIL "5 1\n", 0, 5 },
+	{ "comm faking the tail", "42 (x) S 1 1 1 0 -1 4 1 0 0 0 1 2 0 "
+	    "0 20 0 1 0 666)" TAIL "5 1\n", 0, 5 },
+	{ "zero", "1 (init)" TAIL "0 1\n", 0, 0 },
+	{ "largest", "1 (x)" TAIL "18446744073709551615\n", 0,
+	    18446744073709551615ULL },
+	{ "overflow", "1 (x)" TAIL "18446744073709551616\n", -1, 0 },
+	{ "not a number", "1 (x)" TAIL "12a4\n", -1, 0 },
+	{ "negative", "1 (x)" TAIL "-5\n", -1, 0 },
+	{ "one field short", "1 (x) S 1 1 1 0 -1 4194560 100 0 0 0 1 2 0 "
+	    "0 20 0 1 0\n", -1, 0 },
+	{ "empty field", "1 (x)" TAIL " 5\n", -1, 0 },
+	{ "no ')'", "1 x" TAIL "5\n", -1, 0 },
+	{ "nothing after ')'", "1 (x)", -1, 0 },
+	{ "empty", "", -1, 0 },
+};
+
+static void
+test_starttime_row(void **state)
+{
+	const struct strow *r = *state;
+	size_t len = strlen(r->text);
+	unsigned long long v = 12345;
+	char *copy = malloc(len + 1);
+	int rc;
+
+	assert_non_null(copy);
+	/* Exactly sized, not terminated: ASan sees a read past len. */
+	memcpy(copy, r->text, len);
+	errno = 0;
+	rc = state_parse_starttime(copy, len, &v);
+	free(copy);
+	assert_int_equal(rc, r->rc);
+	if (rc == 0)
+		assert_true(v == r->want);
+	else {
+		assert_int_equal(errno, EINVAL);
+		assert_true(v == 12345);
+	}
+}
+
+static void
+test_starttime_self(void **state)
+{
+	unsigned long long a, b;
+
+	(void)state;
+	assert_int_equal(state_pid_starttime((long)getpid(), &a), 0);
+	assert_int_equal(state_pid_starttime((long)getpid(), &b), 0);
+	assert_true(a == b);
+	assert_int_equal(state_pid_starttime(1, &b), 0);
+	errno = 0;
+	assert_int_equal(state_pid_starttime(0, &b), -1);
+	assert_int_equal(state_pid_starttime(-1, &b), -1);
+	assert_int_equal(state_pid_starttime(4294967295L, &b), -1);
+}
+
+static pid_t dead_pid(void);
+
+static void
+test_alive(void **state)
+{
+	struct state st;
+
+	(void)state;
+	full_state(&st);
+	st.pid = (long)getpid();
+	assert_int_equal(state_pid_starttime(st.pid, &st.start_time), 0);
+	st.have_start = 1;
+	assert_int_equal(state_alive(&st), 1);
+	/* The pid now belongs to a process started at another time. */
+	st.start_time++;
+	assert_int_equal(state_alive(&st), 0);
+	/* No start time: alive, but not proven to be the instance. */
+	st.have_start = 0;
+	assert_int_equal(state_alive(&st), -1);
+	st.have_start = 1;
+	st.pid = (long)dead_pid();
+	assert_int_equal(state_alive(&st), 0);
+	/* What a cast to pid_t would turn into "every process". */
+	st.pid = -1;
+	assert_int_equal(state_alive(&st), 0);
+	st.pid = 0;
+	assert_int_equal(state_alive(&st), 0);
+	st.pid = (long)INT_MAX + 1;
+	assert_int_equal(state_alive(&st), 0);
+}
+
+static void
+test_dir_check(void **state)
+{
+	char dir[128], link[128], why[128];
+
+	(void)state;
+	assert_int_equal(state_dir_check(tmp, 0, why, sizeof(why)), 0);
+	snprintf(dir, sizeof(dir), "%s/new", tmp);
+	errno = 0;
+	assert_int_equal(state_dir_check(dir, 0, why, sizeof(why)), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(state_dir_check(dir, 1, why, sizeof(why)), 0);
+	/* Writable by others, as /tmp is: refused even with the sticky bit. */
+	assert_int_equal(chmod(dir, 01777), 0);
+	errno = 0;
+	assert_int_equal(state_dir_check(dir, 1, why, sizeof(why)), -1);
+	assert_int_equal(errno, EPERM);
+	assert_non_null(strstr(why, "writable by others"));
+	assert_int_equal(chmod(dir, 0770), 0);
+	assert_int_equal(state_dir_check(dir, 0, why, sizeof(why)), -1);
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(state_dir_check(dir, 0, why, sizeof(why)), 0);
+	snprintf(link, sizeof(link), "%s/link", tmp);
+	assert_int_equal(symlink(dir, link), 0);
+	errno = 0;
+	assert_int_equal(state_dir_check(link, 1, why, sizeof(why)), -1);
+	assert_int_equal(errno, ENOTDIR);
+	if (geteuid() != 0)
+		return;
+	/* Another user's directory, mode 0700 or not. */
+	assert_int_equal(chown(dir, 65534, 65534), 0);
+	errno = 0;
+	assert_int_equal(state_dir_check(dir, 0, why, sizeof(why)), -1);
+	assert_int_equal(errno, EPERM);
+	assert_non_null(strstr(why, "owned by uid 65534"));
+}
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	/* Reached only if open() blocked on the FIFO. */
+	_exit(99);
+}
+
+static void
+test_write_refuses_shared_dir(void **state)
+{
+	struct state a;
+	char dir[128], names[4][256];
+
+	(void)state;
+	full_state(&a);
+	/* /tmp, say: the pidfile's directory without XDG_RUNTIME_DIR. */
+	snprintf(dir, sizeof(dir), "%s/shared", tmp);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(chmod(dir, 01777), 0);
+	errno = 0;
+	assert_int_equal(state_write(dir, &a), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(dir_entries(dir, names, 4), 0);
+}
+
+static void
+test_read_fifo(void **state)
+{
+	char path[256];
+	struct state b;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/fifo.state", tmp);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	signal(SIGALRM, on_alarm);
+	alarm(5);
+	errno = 0;
+	assert_int_equal(state_read(tmp, "fifo", &b), -1);
+	assert_int_equal(errno, EINVAL);
+	/* The sweep reads every file; it must not block either. */
+	state_sweep(tmp);
+	alarm(0);
+	signal(SIGALRM, SIG_DFL);
+	assert_true(exists("fifo.state"));
+}
+
+static void
+test_read_owner_mode(void **state)
+{
+	char path[256];
+	struct state b;
+
+	(void)state;
+	write_named("mode", 4242);
+	snprintf(path, sizeof(path), "%s/mode.state", tmp);
+	assert_int_equal(state_read(tmp, "mode", &b), 0);
+	assert_int_equal(chmod(path, 0620), 0);
+	errno = 0;
+	assert_int_equal(state_read(tmp, "mode", &b), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(state_read(tmp, "mode", &b), 0);
+	if (geteuid() != 0)
+		return;
+	assert_int_equal(chown(path, 65534, 65534), 0);
+	errno = 0;
+	assert_int_equal(state_read(tmp, "mode", &b), -1);
+	assert_int_equal(errno, EPERM);
+}
+
+static void
+test_read_big(void **state)
+{
+	char path[256];
+	struct state b;
+	FILE *f;
+	int i;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/big.state", tmp);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("name big\npid 42\n", f);
+	for (i = 0; i < 1000; i++)
+		fputs("padding padding\n", f);
+	fclose(f);
+	errno = 0;
+	assert_int_equal(state_read(tmp, "big", &b), -1);
+	assert_int_equal(errno, EINVAL);
+}
+
+static void
+test_read_other_name(void **state)
+{
+	char from[256], to[256];
+	struct state b;
+
+	(void)state;
+	write_named("real", 4242);
+	snprintf(from, sizeof(from), "%s/real.state", tmp);
+	snprintf(to, sizeof(to), "%s/alias.state", tmp);
+	assert_int_equal(rename(from, to), 0);
+	errno = 0;
+	assert_int_equal(state_read(tmp, "alias", &b), -1);
+	assert_int_equal(errno, EINVAL);
+}
+
+static void
+test_write_start_time(void **state)
+{
+	struct state b;
+
+	(void)state;
+	write_started("started", (long)getpid(), 0);
+	assert_int_equal(state_read(tmp, "started", &b), 0);
+	assert_int_equal(b.have_start, 1);
+	assert_int_equal(state_alive(&b), 1);
 }
 
 int
@@ -891,6 +1213,8 @@ main(void)
 	add_test("parse: bad values keep defaults", test_parse_defaults, NULL);
 	add_test("parse: NUL bytes are dropped", test_parse_nul_dropped, NULL);
 	add_test("parse: over-long lines", test_parse_long_lines, NULL);
+	add_test("parse: long values cut between characters",
+	    test_parse_cut_between_characters, NULL);
 	add_test("parse: truncated at every byte",
 	    test_parse_every_truncation, NULL);
 	for (i = 0; i < NROWS(nrows); i++)
@@ -901,8 +1225,8 @@ main(void)
 		add_test(pool_name("state_dir as a user: %s", drows[i].name),
 		    test_dir_row, (void *)&drows[i]);
 	add_test("state_dir as root", test_dir_root, NULL);
-	add_tmp_test("write/read/remove, mode 0644, atomic", test_write_read);
-	add_tmp_test("write creates the directory 0755",
+	add_tmp_test("write/read/remove, mode 0600, atomic", test_write_read);
+	add_tmp_test("write creates the directory 0700",
 	    test_write_creates_dir);
 	add_tmp_test("write refuses a symlinked directory",
 	    test_write_dir_symlink);
@@ -915,6 +1239,24 @@ main(void)
 	add_tmp_test("write with a path beyond PATH_MAX",
 	    test_write_long_name);
 	add_tmp_test("sweep removes dead pids' files only", test_sweep);
+	for (i = 0; i < NROWS(strows); i++)
+		add_test(pool_name("start time: %s", strows[i].name),
+		    test_starttime_row, (void *)&strows[i]);
+	add_test("start time of this process", test_starttime_self, NULL);
+	add_test("alive: proven, reused, gone, unknown", test_alive, NULL);
+	add_tmp_test("dir check: ours, others', writable, link",
+	    test_dir_check);
+	add_tmp_test("write refuses a directory others can write",
+	    test_write_refuses_shared_dir);
+	add_tmp_test("read refuses a FIFO without blocking",
+	    test_read_fifo);
+	add_tmp_test("read refuses others' and writable files",
+	    test_read_owner_mode);
+	add_tmp_test("read refuses a file too big", test_read_big);
+	add_tmp_test("read refuses a file naming another instance",
+	    test_read_other_name);
+	add_tmp_test("start time survives a write and a read",
+	    test_write_start_time);
 	return unit_run("test_state", NULL,
 	    NULL);
 }
