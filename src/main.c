@@ -100,12 +100,13 @@ choose_sinks(const struct config *cfg, int foreground)
 static void
 open_pidfile(struct daemon *d, const char *path)
 {
+	char why[PATH_MAX + 128];
 	pid_t holder;
 
 	if (pidfile_abspath(path, d->pidfile, sizeof(d->pidfile)) == -1)
 		fatal("AUTOSSH_PIDFILE: unable to use %s: %s", path,
 		    strerror(errno));
-	d->pidfile_fd = pidfile_open(d->pidfile, &holder);
+	d->pidfile_fd = pidfile_open(d->pidfile, &holder, why, sizeof(why));
 	if (d->pidfile_fd != -1)
 		return;
 	if (errno == EWOULDBLOCK && holder > 0)
@@ -113,11 +114,7 @@ open_pidfile(struct daemon *d, const char *path)
 		    d->pidfile);
 	if (errno == EWOULDBLOCK)
 		fatal("already running: %s is locked", d->pidfile);
-	if (errno == ELOOP)
-		fatal("AUTOSSH_PIDFILE: refusing to follow the symbolic link "
-		    "%s", d->pidfile);
-	fatal("AUTOSSH_PIDFILE: unable to open %s: %s", d->pidfile,
-	    strerror(errno));
+	fatal("AUTOSSH_PIDFILE: %s", why);
 }
 
 /*

@@ -67,3 +67,45 @@ def test_nul_byte_in_ssh_output_hides_nothing(run):
     run.start(["-M0", "-N", "Broker"], RUNNING, AUTOSSH_PATH=ssh)
     assert run.wait_log("tunnel up after", timeout=10), run.log()
     assert "ssh: noise\\x00hidden" in run.log()
+
+
+# --- the pidfile --------------------------------------------------------------
+
+def test_pidfile_planted_by_another_user_is_refused(run, sticky_dir):
+    # nobody creates the name first: root used to adopt the file, which
+    # nobody could then rewrite (so that `kill $(cat pidfile)` hits a pid
+    # of nobody's choice) or lock to keep autossh from starting.
+    need_root()
+    pidfile = os.path.join(sticky_dir, "tunnel.pid")
+    as_nobody(f"echo 1 > {pidfile}")
+    rc = run.run(["-M0", "-N", "Broker"], RUNNING, timeout=10,
+                 AUTOSSH_PIDFILE=pidfile)
+    assert rc == 1
+    assert (f"AUTOSSH_PIDFILE: refusing {pidfile}: it belongs to uid "
+            f"{os.stat(pidfile).st_uid}") in run.stderr()
+    assert run.starts() == []
+    assert open(pidfile).read() == "1\n"
+
+
+def test_pidfile_in_a_directory_others_can_write_is_refused(run):
+    # Without the sticky bit anyone may rename another's file away.
+    d = run.tmp / "open"
+    d.mkdir()
+    d.chmod(0o777)
+    rc = run.run(["-M0", "-N", "Broker"], RUNNING, timeout=10,
+                 AUTOSSH_PIDFILE=d / "tunnel.pid")
+    assert rc == 1
+    assert (f"AUTOSSH_PIDFILE: refusing {d}/tunnel.pid: its directory is "
+            "writable by others and not sticky") in run.stderr()
+    assert run.starts() == []
+    assert not (d / "tunnel.pid").exists()
+
+
+def test_pidfile_in_a_sticky_directory_is_used(run, sticky_dir):
+    pidfile = os.path.join(sticky_dir, "tunnel.pid")
+    run.start(["-M0", "-N", "Broker"], RUNNING, AUTOSSH_PIDFILE=pidfile)
+    assert wait_for(lambda: os.path.exists(pidfile) and
+                    open(pidfile).read().strip() == str(run.proc.pid))
+    st = os.stat(pidfile)
+    assert st.st_uid == os.geteuid()
+    assert stat.S_IMODE(st.st_mode) == 0o644
