@@ -366,6 +366,9 @@ run(struct config *cfg)
 		if (errno == ELOOP)
 			fatal("AUTOSSH_LOGFILE: refusing to follow the symbolic "
 			    "link %s", cfg->logfile);
+		if (errno == EINVAL)
+			fatal("AUTOSSH_LOGFILE: refusing %s: not a regular file "
+			    "(nor /dev/null)", cfg->logfile);
 		fatal("AUTOSSH_LOGFILE: unable to open %s: %s", cfg->logfile,
 		    strerror(errno));
 	}

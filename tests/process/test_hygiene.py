@@ -109,3 +109,30 @@ def test_pidfile_in_a_sticky_directory_is_used(run, sticky_dir):
     st = os.stat(pidfile)
     assert st.st_uid == os.geteuid()
     assert stat.S_IMODE(st.st_mode) == 0o644
+
+
+# --- the log file -------------------------------------------------------------
+
+@pytest.mark.parametrize("reader", [False, True])
+def test_fifo_as_log_file_is_refused_without_hanging(run, reader):
+    # Opening a FIFO for writing blocks until someone reads it; with a
+    # reader, each line would block once it stops reading.
+    fifo = run.tmp / "log.fifo"
+    os.mkfifo(fifo)
+    rd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK) if reader else None
+    try:
+        rc = run.run(["-M0", "-N", "Broker"], RUNNING, timeout=10,
+                     AUTOSSH_LOGFILE=fifo)
+    finally:
+        if rd is not None:
+            os.close(rd)
+    assert rc == 1
+    assert (f"AUTOSSH_LOGFILE: refusing {fifo}: not a regular file "
+            "(nor /dev/null)") in run.stderr()
+    assert run.starts() == []
+
+
+def test_dev_null_as_log_file_is_fine(run):
+    run.start(["-M0", "-N", "Broker"], RUNNING, AUTOSSH_LOGFILE="/dev/null")
+    assert run.wait_starts(1)
+    assert run.proc.poll() is None
