@@ -38,6 +38,19 @@ close_from_3(int keep)
 	close_range((unsigned)keep + 1, ~0U, 0);
 }
 
+int
+child_die_with_parent(pid_t parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		return -1;
+	/* The request covers deaths from now on: check for an earlier one. */
+	if (getppid() != parent) {
+		errno = ESRCH;
+		return -1;
+	}
+	return 0;
+}
+
 /* Tell the parent why the child could not exec, and exit. */
 static void
 child_fail(int statusw, int e)
@@ -53,10 +66,8 @@ exec_child(const char *path, char *const argv[], const char *cwd, int errw,
 {
 	sig_reset_child();
 	/* ssh must never outlive us, even if we are SIGKILLed. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+	if (child_die_with_parent(parent) == -1)
 		child_fail(statusw, errno);
-	if (getppid() != parent)
-		child_fail(statusw, ESRCH);
 	if (dup2(errw, STDERR_FILENO) == -1)
 		child_fail(statusw, errno);
 	/* Relative paths in ssh's options keep working after -f's chdir. */

@@ -136,3 +136,29 @@ def test_dev_null_as_log_file_is_fine(run):
     run.start(["-M0", "-N", "Broker"], RUNNING, AUTOSSH_LOGFILE="/dev/null")
     assert run.wait_starts(1)
     assert run.proc.poll() is None
+
+
+# --- descriptors and children -------------------------------------------------
+
+def test_ssh_G_dies_with_autossh(run):
+    # `ssh -G` that hangs (a slow Match exec, say) while autossh is
+    # SIGKILLed: it used to live on, orphaned.
+    gpid = run.tmp / "g.pid"
+    ssh = run.tmp / "ssh-slow-G"
+    ssh.write_text(f"""#!/bin/sh
+echo $$ > {gpid}
+exec sleep 60
+""")
+    ssh.chmod(0o755)
+    run.start(["-M0", "-N", "Broker"], RUNNING, AUTOSSH_PATH=ssh)
+    assert wait_for(lambda: gpid.exists() and gpid.read_text().strip())
+    g = int(gpid.read_text())
+    assert wait_for(lambda: open(f"/proc/{g}/comm").read().strip() ==
+                    "sleep")
+    try:
+        run.proc.kill()
+        run.proc.wait(timeout=10)
+        assert wait_for(lambda: not alive(g), 5), "ssh -G outlived autossh"
+    finally:
+        if alive(g):
+            os.kill(g, signal.SIGKILL)
