@@ -439,6 +439,16 @@ main(int argc, char **argv)
 	int code;
 
 	sane_stdio();
+	/*
+	 * Descriptors our caller left open are not ours to keep: a daemon
+	 * holding, say, the write end of its caller's pipe keeps that caller
+	 * waiting for an end of file for as long as the tunnel runs.  They
+	 * go before anything of ours is opened, so everything opened later
+	 * (pidfile, sockets, the --wait pipe) stays.  Every mode does
+	 * without them: the fd-passing helper talks to ssh on its stdin and
+	 * stdout and reaches us by socket name.
+	 */
+	close_range(STDERR_FILENO + 1, ~0U, 0);
 	if (config_parse(&cfg, argc, argv, environ, err, sizeof(err)) == -1) {
 		config_free(&cfg);
 		fatal("%s", err);

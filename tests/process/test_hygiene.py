@@ -140,6 +140,66 @@ def test_dev_null_as_log_file_is_fine(run):
 
 # --- descriptors and children -------------------------------------------------
 
+INHERITED_FD = 251
+
+
+def start_with_inherited_fd(run, args, **env):
+    """Start autossh with the write end of a pipe as its fd 251, as a
+    careless caller would leave it; returns the read end."""
+    r, w = os.pipe()
+    os.dup2(w, INHERITED_FD, inheritable=True)
+    os.close(w)
+    run.plan.write_text("forever 0\n")
+    run.stderr_file = open(run.stderr_path, "wb")
+    try:
+        run.proc = subprocess.Popen(
+            [str(_autossh_bin())] + args, env=run.env(**env),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=run.stderr_file, cwd=run.tmp, pass_fds=(INHERITED_FD,))
+    finally:
+        os.close(INHERITED_FD)
+    return r
+
+
+def eof_within(fd, timeout):
+    """True once the pipe's last writer has closed it."""
+    if not select.select([fd], [], [], timeout)[0]:
+        return False
+    return os.read(fd, 1) == b""
+
+
+def test_daemon_closes_inherited_descriptors(run):
+    # A -f daemon kept the caller's fd 251; here the caller's pipe would
+    # never see its end of file while the tunnel runs.
+    pidfile = run.tmp / "tunnel.pid"
+    r = start_with_inherited_fd(run, ["-f", "-M0", "-N", "Broker"],
+                                AUTOSSH_PIDFILE=pidfile)
+    daemon = None
+    try:
+        assert run.proc.wait(timeout=10) == 0
+        assert wait_for(lambda: pidfile.exists() and pidfile.read_text())
+        daemon = int(pidfile.read_text())
+        assert run.wait_starts(1)
+        assert not os.path.exists(f"/proc/{daemon}/fd/{INHERITED_FD}")
+        assert eof_within(r, 5)
+    finally:
+        os.close(r)
+        if daemon is not None and alive(daemon):
+            os.kill(daemon, signal.SIGTERM)
+            assert wait_for(lambda: not alive(daemon), 10)
+
+
+def test_foreground_closes_inherited_descriptors(run):
+    r = start_with_inherited_fd(run, ["-M0", "-N", "Broker"])
+    try:
+        assert run.wait_starts(1)
+        assert not os.path.exists(
+            f"/proc/{run.proc.pid}/fd/{INHERITED_FD}")
+        assert eof_within(r, 5)
+    finally:
+        os.close(r)
+
+
 def test_ssh_G_dies_with_autossh(run):
     # `ssh -G` that hangs (a slow Match exec, say) while autossh is
     # SIGKILLed: it used to live on, orphaned.
