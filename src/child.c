@@ -38,6 +38,19 @@ close_from_3(int keep)
 	close_range((unsigned)keep + 1, ~0U, 0);
 }
 
+int
+child_die_with_parent(pid_t parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		return -1;
+	/* The request covers deaths from now on: check for an earlier one. */
+	if (getppid() != parent) {
+		errno = ESRCH;
+		return -1;
+	}
+	return 0;
+}
+
 /* Tell the parent why the child could not exec, and exit. */
 static void
 child_fail(int statusw, int e)
@@ -53,10 +66,8 @@ exec_child(const char *path, char *const argv[], const char *cwd, int errw,
 {
 	sig_reset_child();
 	/* ssh must never outlive us, even if we are SIGKILLed. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+	if (child_die_with_parent(parent) == -1)
 		child_fail(statusw, errno);
-	if (getppid() != parent)
-		child_fail(statusw, ESRCH);
 	if (dup2(errw, STDERR_FILENO) == -1)
 		child_fail(statusw, errno);
 	/* Relative paths in ssh's options keep working after -f's chdir. */
@@ -128,18 +139,33 @@ child_signal(const struct child *c, int sig)
 	return kill(c->pid, sig);
 }
 
+/*
+ * One line of ssh's output, n bytes without its newline.  A NUL byte is
+ * data like any other (a server's banner can carry one): it becomes the
+ * four characters \x00, so that the C string used from here on holds
+ * the whole line.
+ */
 static unsigned
-take_line(struct child *c, char *line)
+take_line(struct child *c, const char *raw, size_t n)
 {
-	size_t n = strlen(line);
+	char line[CHILD_LINE_MAX * 4 + 1];
 	enum ssh_cause cause;
 	enum ssh_mark mark;
+	size_t i, o = 0;
 	int level;
 
-	if (n > 0 && line[n - 1] == '\r')
-		line[--n] = '\0';
+	if (n > 0 && raw[n - 1] == '\r')
+		n--;
 	if (n == 0)
 		return 0;
+	for (i = 0; i < n && o + 5 <= sizeof(line); i++) {
+		if (raw[i] == '\0') {
+			memcpy(line + o, "\\x00", 4);
+			o += 4;
+		} else
+			line[o++] = raw[i];
+	}
+	line[o] = '\0';
 	level = sshout_level(line);
 	log_msg(level, "ssh: %s", sshout_text(line));
 	if (level != LOG_LVL_DEBUG)
@@ -160,8 +186,8 @@ child_read(struct child *c)
 
 	while (c->errfd != -1) {
 		ssize_t n = read(c->errfd, c->buf + c->len,
-		    sizeof(c->buf) - 1 - c->len);
-		char *start, *nl;
+		    sizeof(c->buf) - c->len);
+		char *start, *nl, *end;
 
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -170,8 +196,7 @@ child_read(struct child *c)
 		if (n <= 0) {
 			/* EOF or a broken pipe: flush a partial line. */
 			if (c->len > 0) {
-				c->buf[c->len] = '\0';
-				marks |= take_line(c, c->buf);
+				marks |= take_line(c, c->buf, c->len);
 				c->len = 0;
 			}
 			close(c->errfd);
@@ -179,19 +204,19 @@ child_read(struct child *c)
 			return marks | CHILD_EOF;
 		}
 		c->len += (size_t)n;
-		c->buf[c->len] = '\0';
 		start = c->buf;
-		while ((nl = strchr(start, '\n')) != NULL) {
-			*nl = '\0';
-			marks |= take_line(c, start);
+		end = c->buf + c->len;
+		/* By length, not as a string: the output may hold NUL bytes. */
+		while ((nl = memchr(start, '\n', (size_t)(end - start))) !=
+		    NULL) {
+			marks |= take_line(c, start, (size_t)(nl - start));
 			start = nl + 1;
 		}
-		c->len -= (size_t)(start - c->buf);
+		c->len = (size_t)(end - start);
 		memmove(c->buf, start, c->len);
-		if (c->len == sizeof(c->buf) - 1) {
+		if (c->len == sizeof(c->buf)) {
 			/* A line too long for the buffer: log it in pieces. */
-			c->buf[c->len] = '\0';
-			marks |= take_line(c, c->buf);
+			marks |= take_line(c, c->buf, c->len);
 			c->len = 0;
 		}
 	}

@@ -45,6 +45,15 @@ void	child_init(struct child *c);
 pid_t	child_spawn(struct child *c, const char *path, char *const argv[],
 	    const char *cwd, int64_t now);
 
+/*
+ * In a child between fork and exec: have the kernel send SIGKILL when
+ * the parent dies (PR_SET_PDEATHSIG, kept across exec), and fail if the
+ * parent, whose pid is taken before the fork, has already gone, because
+ * the request only covers deaths after it.  Returns 0, or -1 with errno
+ * set (ESRCH for a parent already gone).  Async-signal-safe.
+ */
+int	child_die_with_parent(pid_t parent);
+
 /* Send sig to the process if there is one.  Returns 0 or -1/errno. */
 int	child_signal(const struct child *c, int sig);
 

@@ -7,6 +7,7 @@
  * the disk.
  */
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -228,11 +229,40 @@ log_level(void)
 	return log_threshold;
 }
 
+/*
+ * Only a regular file, or /dev/null to discard.  A FIFO would block the
+ * open until someone reads it and then every line once nobody does, and
+ * a device is nothing to append a log to.  O_NONBLOCK keeps the open
+ * itself from waiting; a FIFO without a reader then fails with ENXIO.
+ */
 static int
 open_logfile(const char *path)
 {
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW | O_NOCTTY, 0644);
+	struct stat st;
+	int fd, e;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0644);
+	if (fd == -1) {
+		if (errno == ENXIO)
+			errno = EINVAL;
+		return -1;
+	}
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode) && !(S_ISCHR(st.st_mode) &&
+	    st.st_rdev == makedev(1, 3))) {
+		errno = EINVAL;
+		goto fail;
+	}
+	if (fcntl(fd, F_SETFL, O_APPEND) == -1)
+		goto fail;
+	return fd;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
 }
 
 int

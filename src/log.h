@@ -38,13 +38,16 @@ int	log_level(void);
 
 /*
  * Open path for appending (O_APPEND|O_CLOEXEC|O_NOFOLLOW, mode 0644) and
- * remember it for log_reopen().  Returns 0, or -1 with errno set.
+ * remember it for log_reopen().  Returns 0, or -1 with errno set; EINVAL
+ * means path is neither a regular file nor /dev/null (a FIFO, a socket,
+ * another device), which is refused without blocking.
  */
 int	log_open_file(const char *path);
 
 /*
- * Reopen the file sink (after rotation, on SIGHUP).  Returns 0, or -1
- * with errno set; on failure the old descriptor stays in use.
+ * Reopen the file sink (after rotation, on SIGHUP), with the same checks.
+ * Returns 0, or -1 with errno set; on failure the old descriptor stays
+ * in use.
  */
 int	log_reopen(void);
 

@@ -100,12 +100,13 @@ choose_sinks(const struct config *cfg, int foreground)
 static void
 open_pidfile(struct daemon *d, const char *path)
 {
+	char why[PATH_MAX + 128];
 	pid_t holder;
 
 	if (pidfile_abspath(path, d->pidfile, sizeof(d->pidfile)) == -1)
 		fatal("AUTOSSH_PIDFILE: unable to use %s: %s", path,
 		    strerror(errno));
-	d->pidfile_fd = pidfile_open(d->pidfile, &holder);
+	d->pidfile_fd = pidfile_open(d->pidfile, &holder, why, sizeof(why));
 	if (d->pidfile_fd != -1)
 		return;
 	if (errno == EWOULDBLOCK && holder > 0)
@@ -113,11 +114,7 @@ open_pidfile(struct daemon *d, const char *path)
 		    d->pidfile);
 	if (errno == EWOULDBLOCK)
 		fatal("already running: %s is locked", d->pidfile);
-	if (errno == ELOOP)
-		fatal("AUTOSSH_PIDFILE: refusing to follow the symbolic link "
-		    "%s", d->pidfile);
-	fatal("AUTOSSH_PIDFILE: unable to open %s: %s", d->pidfile,
-	    strerror(errno));
+	fatal("AUTOSSH_PIDFILE: %s", why);
 }
 
 /*
@@ -374,6 +371,9 @@ run(struct config *cfg)
 		if (errno == ELOOP)
 			fatal("AUTOSSH_LOGFILE: refusing to follow the symbolic "
 			    "link %s", cfg->logfile);
+		if (errno == EINVAL)
+			fatal("AUTOSSH_LOGFILE: refusing %s: not a regular file "
+			    "(nor /dev/null)", cfg->logfile);
 		fatal("AUTOSSH_LOGFILE: unable to open %s: %s", cfg->logfile,
 		    strerror(errno));
 	}
@@ -444,6 +444,16 @@ main(int argc, char **argv)
 	int code;
 
 	sane_stdio();
+	/*
+	 * Descriptors our caller left open are not ours to keep: a daemon
+	 * holding, say, the write end of its caller's pipe keeps that caller
+	 * waiting for an end of file for as long as the tunnel runs.  They
+	 * go before anything of ours is opened, so everything opened later
+	 * (pidfile, sockets, the --wait pipe) stays.  Every mode does
+	 * without them: the fd-passing helper talks to ssh on its stdin and
+	 * stdout and reaches us by socket name.
+	 */
+	close_range(STDERR_FILENO + 1, ~0U, 0);
 	if (config_parse(&cfg, argc, argv, environ, err, sizeof(err)) == -1) {
 		config_free(&cfg);
 		fatal("%s", err);

@@ -4,6 +4,7 @@
  * pidfile can never go stale.
  */
 #include <sys/file.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,25 +59,128 @@ read_pid(int fd)
 	return (pid_t)v;
 }
 
-int
-pidfile_open(const char *path, pid_t *holder)
+/*
+ * The directory decides who can swap the file under us: its owner can
+ * always rename entries, and without the sticky bit so can anyone with
+ * write permission on it.
+ */
+static int
+safe_dir(const struct stat *st, const char *path, char *why, size_t len)
 {
-	int fd, e;
+	if (st->st_uid != geteuid() && st->st_uid != 0) {
+		snprintf(why, len, "refusing %s: its directory belongs to uid "
+		    "%ld", path, (long)st->st_uid);
+		return -1;
+	}
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    (st->st_mode & S_ISVTX) == 0) {
+		snprintf(why, len, "refusing %s: its directory is writable by "
+		    "others and not sticky", path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Someone else's file would let its owner rewrite the pid that an
+ * operator later kills, or hold the lock to keep us from starting; a
+ * second link to it could be any file of ours (truncated by
+ * pidfile_write).
+ */
+static int
+safe_file(const struct stat *st, const char *path, char *why, size_t len)
+{
+	if (!S_ISREG(st->st_mode)) {
+		snprintf(why, len, "refusing %s: not a regular file", path);
+		return -1;
+	}
+	if (st->st_uid != geteuid()) {
+		snprintf(why, len, "refusing %s: it belongs to uid %ld, not "
+		    "to uid %ld", path, (long)st->st_uid, (long)geteuid());
+		return -1;
+	}
+	if (st->st_nlink != 1) {
+		snprintf(why, len, "refusing %s: it has %lu links", path,
+		    (unsigned long)st->st_nlink);
+		return -1;
+	}
+	return 0;
+}
+
+int
+pidfile_open(const char *path, pid_t *holder, char *why, size_t whylen)
+{
+	char dir[PATH_MAX];
+	const char *base = strrchr(path, '/');
+	struct stat st;
+	int dfd, fd, e;
 
 	*holder = 0;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
-	    0644);
-	if (fd == -1)
+	why[0] = '\0';
+	if (base == NULL) {
+		/* Callers pass pidfile_abspath()'s result. */
+		snprintf(why, whylen, "refusing %s: not an absolute path",
+		    path);
+		errno = EINVAL;
 		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%.*s", base == path ? 1 :
+	    (int)(base - path), path);
+	base++;
+	/* Check the directory we then create in, not one swapped in later. */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd == -1)
+		goto fail;
+	if (fstat(dfd, &st) == -1)
+		goto fail_dfd;
+	if (safe_dir(&st, path, why, whylen) == -1) {
+		close(dfd);
+		errno = EPERM;
+		return -1;
+	}
+	/* O_NONBLOCK: a FIFO or device planted there must not stall us. */
+	fd = openat(dfd, base, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+	    O_NOCTTY | O_NONBLOCK, 0644);
+	if (fd == -1)
+		goto fail_dfd;
+	close(dfd);
+	if (fstat(fd, &st) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		goto fail;
+	}
+	if (safe_file(&st, path, why, whylen) == -1) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		e = errno;
 		if (e == EWOULDBLOCK)
 			*holder = read_pid(fd);
 		close(fd);
 		errno = e;
-		return -1;
+		goto fail;
 	}
 	return fd;
+
+fail_dfd:
+	e = errno;
+	close(dfd);
+	errno = e;
+fail:
+	e = errno;
+	if (e == ELOOP)
+		snprintf(why, whylen, "refusing to follow the symbolic link %s",
+		    path);
+	else if (e == EWOULDBLOCK)
+		snprintf(why, whylen, "%s is locked", path);
+	else
+		snprintf(why, whylen, "unable to open %s: %s", path,
+		    strerror(e));
+	errno = e;
+	return -1;
 }
 
 int

@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "sig.h"
 #include "sshcfg.h"
 #include "util.h"
@@ -161,7 +162,7 @@ run_g(const char *ssh_path, char *const argv[], int argc, char *out,
 	size_t olen = 0, elen = 0;
 	int64_t end = now_ms() + G_TIMEOUT_MS;
 	char **gv;
-	pid_t pid;
+	pid_t pid, parent = getpid();
 	int i, open_fds = 2;
 
 	if ((gv = calloc((size_t)argc + 2, sizeof(*gv))) == NULL)
@@ -185,6 +186,11 @@ run_g(const char *ssh_path, char *const argv[], int argc, char *out,
 		sig_reset_child();
 		dup2(opipe[1], STDOUT_FILENO);
 		dup2(epipe[1], STDERR_FILENO);
+		/* Like ssh itself, ssh -G must not outlive a killed autossh. */
+		if (child_die_with_parent(parent) == -1) {
+			dprintf(STDERR_FILENO, "%s\n", strerror(errno));
+			_exit(126);
+		}
 		close_range(3, ~0U, 0);
 		execv(ssh_path, gv);
 		dprintf(STDERR_FILENO, "%s\n", strerror(errno));

@@ -58,18 +58,64 @@ static const char *const transient[] = {
 	NULL,
 };
 
+/*
+ * The milestones, each as the whole line OpenSSH prints (the CR of its
+ * CR LF already gone).  A line must be one of these from its first byte
+ * to its last: the server's version string is echoed inside ssh's own
+ * "Remote protocol version" line and its banner is printed verbatim
+ * before authentication, so a phrase found anywhere in a line proves
+ * nothing.  In a pattern, "%d" stands for one or more digits and "%s"
+ * for one or more bytes up to the pattern's next literal byte (to the
+ * end of the line when it is last), so matching never backtracks.
+ */
 static const struct {
-	const char	*text;
+	const char	*pattern;
 	enum ssh_mark	 mark;
 } marks[] = {
-	{ "Authenticated to ", MARK_AUTHENTICATED },
-	{ "Entering interactive session", MARK_SESSION },
+	{ "Authenticated to %s ([%s]:%d) using \"%s\".", MARK_AUTHENTICATED },
+	{ "debug1: Entering interactive session.", MARK_SESSION },
 	/* OpenSSH 8.x, then 9.x. */
-	{ "All remote forwarding requests processed", MARK_RFWD_DONE },
-	{ "all expected forwarding replies received", MARK_RFWD_DONE },
-	{ "remote port forwarding failed", MARK_RFWD_FAILED },
-	{ "Could not request local forwarding", MARK_LFWD_FAILED },
+	{ "debug1: All remote forwarding requests processed", MARK_RFWD_DONE },
+	{ "debug1: forwarding_success: all expected forwarding replies "
+	    "received", MARK_RFWD_DONE },
+	/* Without, then with ExitOnForwardFailure. */
+	{ "Warning: remote port forwarding failed for listen port %d",
+	    MARK_RFWD_FAILED },
+	{ "Warning: remote port forwarding failed for listen path %s",
+	    MARK_RFWD_FAILED },
+	{ "Error: remote port forwarding failed for listen port %d",
+	    MARK_RFWD_FAILED },
+	{ "Error: remote port forwarding failed for listen path %s",
+	    MARK_RFWD_FAILED },
+	{ "Could not request local forwarding.", MARK_LFWD_FAILED },
 };
+
+/* Does the whole of line match pattern (see the table above)? */
+static int
+whole_line(const char *line, const char *pattern)
+{
+	const char *p = pattern, *l = line;
+
+	while (*p != '\0') {
+		if (p[0] == '%' && p[1] == 'd') {
+			if (*l < '0' || *l > '9')
+				return 0;
+			while (*l >= '0' && *l <= '9')
+				l++;
+			p += 2;
+		} else if (p[0] == '%' && p[1] == 's') {
+			char stop = p[2];
+
+			if (*l == '\0' || *l == stop)
+				return 0;
+			while (*l != '\0' && *l != stop)
+				l++;
+			p += 2;
+		} else if (*p++ != *l++)
+			return 0;
+	}
+	return *l == '\0';
+}
 
 static int
 matches(const char *line, const char *const *table)
@@ -127,7 +173,7 @@ sshout_mark(const char *line)
 	size_t i;
 
 	for (i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
-		if (strstr(line, marks[i].text) != NULL)
+		if (whole_line(line, marks[i].pattern))
 			return marks[i].mark;
 	return MARK_NONE;
 }

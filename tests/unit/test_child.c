@@ -325,6 +325,34 @@ test_read_partial_lines(void **state)
 	child_gone(&c);
 }
 
+/*
+ * A NUL byte in ssh's output (a banner may carry one) is data: the rest
+ * of the buffer, here the line that says the session is up, still
+ * counts, and the byte is logged escaped.
+ */
+static void
+test_read_nul_byte(void **state)
+{
+	char *const argv[] = { (char *)"sh", (char *)"-c",
+	    (char *)"printf 'Permission\\000denied\\r\\n"
+	    "debug1: Entering interactive session.\\r\\n"
+	    "tail\\000' >&2", NULL };
+	struct child c;
+	unsigned marks;
+	pid_t pid;
+
+	(void)state;
+	pid = child_spawn(&c, "/bin/sh", argv, NULL, 0);
+	assert_true(pid > 0);
+	marks = read_to_eof(&c);
+	assert_int_not_equal(marks & (1u << MARK_SESSION), 0);
+	/* Not "Permission", cut at the NUL, and no cause from it. */
+	assert_string_equal(c.last, "tail\\x00");
+	assert_int_equal(c.cause, CAUSE_NONE);
+	wait_status(pid);
+	child_gone(&c);
+}
+
 static void
 test_read_no_cause(void **state)
 {
@@ -564,6 +592,7 @@ main(void)
 		    restore_path),
 		cmocka_unit_test(test_spawn_and_read),
 		cmocka_unit_test(test_read_partial_lines),
+		cmocka_unit_test(test_read_nul_byte),
 		cmocka_unit_test(test_read_no_cause),
 		cmocka_unit_test(test_read_long_line),
 		cmocka_unit_test(test_spawn_exec_fails),

@@ -531,6 +531,42 @@ test_symlink_refused(void **state)
 	assert_non_null(strstr(buf, ": goes to the old file\n"));
 }
 
+/*
+ * Only a regular file or /dev/null: a FIFO must neither block the open
+ * (no reader) nor be used (with a reader), and no device but /dev/null.
+ * The alarm turns a hang into a failure.
+ */
+static void
+test_not_regular_refused(void **state)
+{
+	char fifo[256], buf[256];
+	int rd;
+
+	(void)state;
+	snprintf(fifo, sizeof(fifo), "%s/fifo%d", tmpdir, test_no);
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	alarm(5);
+	errno = 0;
+	assert_int_equal(log_open_file(fifo), -1);
+	assert_int_equal(errno, EINVAL);
+	rd = open(fifo, O_RDONLY | O_NONBLOCK);
+	assert_true(rd >= 0);
+	errno = 0;
+	assert_int_equal(log_open_file(fifo), -1);
+	assert_int_equal(errno, EINVAL);
+	close(rd);
+	alarm(0);
+	errno = 0;
+	assert_int_equal(log_open_file("/dev/zero"), -1);
+	assert_int_equal(errno, EINVAL);
+	/* The file in use before is still in use. */
+	log_info("still here");
+	slurp(logpath, buf, sizeof(buf));
+	assert_non_null(strstr(buf, ": still here\n"));
+	assert_int_equal(log_open_file("/dev/null"), 0);
+	assert_int_equal(unlink(fifo), 0);
+}
+
 static void
 test_open_errors(void **state)
 {
@@ -716,6 +752,8 @@ main(void)
 	    test_reopen_failure_keeps_old);
 	FILE_TEST("file: log_reopen without a file", test_reopen_without_file);
 	FILE_TEST("file: O_NOFOLLOW refuses a symlink", test_symlink_refused);
+	FILE_TEST("file: only a regular file or /dev/null",
+	    test_not_regular_refused);
 	FILE_TEST("file: open errors", test_open_errors);
 #define ERR_TEST(name, fn) \
 	add_test_fixture(name, fn, NULL, setup_stderr, teardown_stderr)

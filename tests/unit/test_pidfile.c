@@ -28,6 +28,7 @@
 
 static char tmpdir[64];
 static char path[256];
+static char why[512];
 static int test_no;
 
 static int
@@ -92,7 +93,7 @@ test_open_lock_write(void **state)
 	int fd;
 
 	(void)state;
-	fd = pidfile_open(path, &holder);
+	fd = pidfile_open(path, &holder, why, sizeof(why));
 	assert_true(fd > STDERR_FILENO);
 	assert_int_equal(holder, 0);
 	assert_int_not_equal(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
@@ -125,7 +126,7 @@ test_write_replaces(void **state)
 
 	(void)state;
 	write_file(path, "123456789012345\nmore junk\n");
-	fd = pidfile_open(path, &holder);
+	fd = pidfile_open(path, &holder, why, sizeof(why));
 	assert_true(fd >= 0);
 	assert_int_equal(pidfile_write(fd, 7), 0);
 	read_file(path, buf, sizeof(buf));
@@ -166,7 +167,7 @@ spawn_holder(struct holder *h, const char *content)
 
 		close(ready[0]);
 		close(go[1]);
-		fd = pidfile_open(path, &dummy);
+		fd = pidfile_open(path, &dummy, why, sizeof(why));
 		if (fd == -1)
 			_exit(2);
 		if (content == NULL) {
@@ -207,7 +208,7 @@ test_second_instance_refused(void **state)
 	(void)state;
 	spawn_holder(&h, NULL);
 	errno = 0;
-	fd = pidfile_open(path, &holder);
+	fd = pidfile_open(path, &holder, why, sizeof(why));
 	assert_int_equal(fd, -1);
 	assert_int_equal(errno, EWOULDBLOCK);
 	assert_int_equal(holder, h.pid);
@@ -222,7 +223,7 @@ test_second_instance_refused(void **state)
 	release_holder(&h);
 
 	/* Its process gone, the file (still naming it) is taken over. */
-	fd = pidfile_open(path, &holder);
+	fd = pidfile_open(path, &holder, why, sizeof(why));
 	assert_true(fd >= 0);
 	assert_int_equal(holder, 0);
 	assert_int_equal(pidfile_write(fd, getpid()), 0);
@@ -238,7 +239,7 @@ test_holder_pid_unknown(void **state)
 	(void)state;
 	spawn_holder(&h, "garbage\n");
 	errno = 0;
-	assert_int_equal(pidfile_open(path, &holder), -1);
+	assert_int_equal(pidfile_open(path, &holder, why, sizeof(why)), -1);
 	assert_int_equal(errno, EWOULDBLOCK);
 	assert_int_equal(holder, 0);
 	release_holder(&h);
@@ -254,7 +255,7 @@ test_holder_empty_file(void **state)
 	/* Locked but not yet written: the holder is unknown, not pid 0's. */
 	spawn_holder(&h, "");
 	errno = 0;
-	assert_int_equal(pidfile_open(path, &holder), -1);
+	assert_int_equal(pidfile_open(path, &holder, why, sizeof(why)), -1);
 	assert_int_equal(errno, EWOULDBLOCK);
 	assert_int_equal(holder, 0);
 	release_holder(&h);
@@ -269,7 +270,7 @@ test_stale_garbage(void **state)
 
 	(void)state;
 	write_file(path, "not a pid at all\n");
-	fd = pidfile_open(path, &holder);
+	fd = pidfile_open(path, &holder, why, sizeof(why));
 	assert_true(fd >= 0);
 	assert_int_equal(holder, 0);
 	assert_int_equal(pidfile_write(fd, 31337), 0);
@@ -294,7 +295,7 @@ test_stale_dead_pid(void **state)
 	assert_int_equal(waitpid(dead, &status, 0), dead);
 	snprintf(buf, sizeof(buf), "%ld\n", (long)dead);
 	write_file(path, buf);
-	fd = pidfile_open(path, &holder);
+	fd = pidfile_open(path, &holder, why, sizeof(why));
 	assert_true(fd >= 0);
 	assert_int_equal(holder, 0);
 	pidfile_remove(path, fd);
@@ -312,13 +313,13 @@ test_symlink_refused(void **state)
 	assert_int_equal(symlink(target, path), 0);
 	/* Dangling: nothing may be created through it. */
 	errno = 0;
-	assert_int_equal(pidfile_open(path, &holder), -1);
+	assert_int_equal(pidfile_open(path, &holder, why, sizeof(why)), -1);
 	assert_int_equal(errno, ELOOP);
 	assert_int_equal(lstat(target, &st), -1);
 	/* To an existing file: it is not opened (and so not truncated). */
 	write_file(target, "precious\n");
 	errno = 0;
-	assert_int_equal(pidfile_open(path, &holder), -1);
+	assert_int_equal(pidfile_open(path, &holder, why, sizeof(why)), -1);
 	assert_int_equal(errno, ELOOP);
 	{
 		char buf[32];
@@ -328,6 +329,95 @@ test_symlink_refused(void **state)
 	}
 }
 
+/*
+ * A file another user made (in a sticky /tmp, say): its owner could
+ * rewrite the pid an operator kills, or hold the lock to keep us out.
+ */
+static void
+test_other_owner_refused(void **state)
+{
+	char buf[32];
+	pid_t holder;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	write_file(path, "4242\n");
+	assert_int_equal(chown(path, 65534, 65534), 0);
+	errno = 0;
+	assert_int_equal(pidfile_open(path, &holder, why, sizeof(why)), -1);
+	assert_int_equal(errno, EPERM);
+	assert_non_null(strstr(why, "belongs to uid 65534"));
+	read_file(path, buf, sizeof(buf));
+	assert_string_equal(buf, "4242\n");
+}
+
+/* A second name for a file of ours: pidfile_write would truncate it. */
+static void
+test_hard_link_refused(void **state)
+{
+	char victim[300], buf[32];
+	pid_t holder;
+
+	(void)state;
+	snprintf(victim, sizeof(victim), "%s.victim", path);
+	write_file(victim, "precious\n");
+	assert_int_equal(link(victim, path), 0);
+	errno = 0;
+	assert_int_equal(pidfile_open(path, &holder, why, sizeof(why)), -1);
+	assert_int_equal(errno, EPERM);
+	assert_non_null(strstr(why, "has 2 links"));
+	read_file(victim, buf, sizeof(buf));
+	assert_string_equal(buf, "precious\n");
+}
+
+/* A FIFO planted as the pidfile: refused at once, no blocking open. */
+static void
+test_fifo_refused(void **state)
+{
+	pid_t holder;
+
+	(void)state;
+	assert_int_equal(mkfifo(path, 0644), 0);
+	alarm(5);
+	errno = 0;
+	assert_int_equal(pidfile_open(path, &holder, why, sizeof(why)), -1);
+	alarm(0);
+	assert_int_equal(errno, EPERM);
+	assert_non_null(strstr(why, "not a regular file"));
+}
+
+/*
+ * Anyone may rename entries of a directory writable by others unless it
+ * is sticky; a sticky one (like /tmp) is fine.
+ */
+static void
+test_directory_writable_by_others(void **state)
+{
+	char dir[300], file[320];
+	pid_t holder;
+	int fd;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s.d", path);
+	snprintf(file, sizeof(file), "%s/x.pid", dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(chmod(dir, 0777), 0);
+	errno = 0;
+	assert_int_equal(pidfile_open(file, &holder, why, sizeof(why)), -1);
+	assert_int_equal(errno, EPERM);
+	assert_non_null(strstr(why, "writable by others and not sticky"));
+	assert_int_equal(access(file, F_OK), -1);
+	assert_int_equal(chmod(dir, 0775), 0);
+	assert_int_equal(pidfile_open(file, &holder, why, sizeof(why)), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(chmod(dir, 01777), 0);
+	fd = pidfile_open(file, &holder, why, sizeof(why));
+	assert_true(fd >= 0);
+	pidfile_remove(file, fd);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void
 test_open_errors(void **state)
 {
@@ -335,11 +425,11 @@ test_open_errors(void **state)
 
 	(void)state;
 	errno = 0;
-	assert_int_equal(pidfile_open("/proc/nope/x", &holder), -1);
+	assert_int_equal(pidfile_open("/proc/nope/x", &holder, why, sizeof(why)), -1);
 	assert_int_equal(errno, ENOENT);
 	assert_int_equal(holder, 0);
 	errno = 0;
-	assert_int_equal(pidfile_open(tmpdir, &holder), -1);
+	assert_int_equal(pidfile_open(tmpdir, &holder, why, sizeof(why)), -1);
 	assert_int_equal(errno, EISDIR);
 }
 
@@ -351,7 +441,7 @@ test_remove(void **state)
 	int fd;
 
 	(void)state;
-	fd = pidfile_open(path, &holder);
+	fd = pidfile_open(path, &holder, why, sizeof(why));
 	assert_true(fd >= 0);
 	assert_int_equal(pidfile_write(fd, getpid()), 0);
 	pidfile_remove(path, fd);
@@ -425,6 +515,10 @@ main(void)
 		cmocka_unit_test_setup(test_stale_garbage, setup),
 		cmocka_unit_test_setup(test_stale_dead_pid, setup),
 		cmocka_unit_test_setup(test_symlink_refused, setup),
+		cmocka_unit_test_setup(test_other_owner_refused, setup),
+		cmocka_unit_test_setup(test_hard_link_refused, setup),
+		cmocka_unit_test_setup(test_fifo_refused, setup),
+		cmocka_unit_test_setup(test_directory_writable_by_others, setup),
 		cmocka_unit_test_setup(test_open_errors, setup),
 		cmocka_unit_test_setup(test_remove, setup),
 		cmocka_unit_test_setup(test_abspath, setup),

@@ -115,6 +115,52 @@ static const struct line_row rows[] = {
 	{ "debug1: forwarding_success: all expected forwarding replies "
 	    "received", NONE, DEBUG, MARK_RFWD_DONE,
 	    "forwarding_success: all expected forwarding replies received" },
+	/*
+	 * A milestone is the whole line as ssh prints it.  The server's
+	 * version string (its VersionAddendum) is echoed inside ssh's own
+	 * line, and its banner is printed as it is, so a phrase inside
+	 * another line marks nothing (the first two forms were seen from a
+	 * real ssh -v against an sshd configured so).
+	 */
+	{ "debug1: Remote protocol version 2.0, remote software version "
+	    "OpenSSH_9.2p1 Debian-2+deb12u10 Entering interactive session.",
+	    NONE, DEBUG, MARK_NONE, "Remote protocol version 2.0, remote "
+	    "software version OpenSSH_9.2p1 Debian-2+deb12u10 Entering "
+	    "interactive session." },
+	{ "debug1: compat_banner: match: OpenSSH_9.2p1 Entering interactive "
+	    "session. pat OpenSSH* compat 0x04000000", NONE, DEBUG, MARK_NONE,
+	    "compat_banner: match: OpenSSH_9.2p1 Entering interactive "
+	    "session. pat OpenSSH* compat 0x04000000" },
+	{ "Welcome. Entering interactive session is logged.", NONE, INFO,
+	    MARK_NONE, NULL },
+	{ "Entering interactive session.", NONE, INFO, MARK_NONE, NULL },
+	{ "debug1: Entering interactive session. ", NONE, DEBUG, MARK_NONE,
+	    "Entering interactive session. " },
+	{ " debug1: Entering interactive session.", NONE, INFO, MARK_NONE,
+	    NULL },
+	{ "debug2: Entering interactive session.", NONE, DEBUG, MARK_NONE,
+	    "Entering interactive session." },
+	{ "Banner: Authenticated to h ([192.0.2.1]:22) using \"publickey\".",
+	    NONE, INFO, MARK_NONE, NULL },
+	{ "Authenticated to x", NONE, INFO, MARK_NONE, NULL },
+	{ "Authenticated to h ([192.0.2.1]:) using \"publickey\".", NONE,
+	    INFO, MARK_NONE, NULL },
+	{ "Authenticated to h ([192.0.2.1]:22) using \"publickey\". ", NONE,
+	    INFO, MARK_NONE, NULL },
+	{ "note: all expected forwarding replies received", NONE, INFO,
+	    MARK_NONE, NULL },
+	{ "debug1: forwarding_success: all expected forwarding replies "
+	    "received and more", NONE, DEBUG, MARK_NONE,
+	    "forwarding_success: all expected forwarding replies received "
+	    "and more" },
+	{ "Warning: remote port forwarding failed for listen port 22x", TRANS,
+	    WARN, MARK_NONE, NULL },
+	{ "Warning: remote port forwarding failed for listen path "
+	    "/tmp/s.sock", TRANS, WARN, MARK_RFWD_FAILED, NULL },
+	{ "Error: remote port forwarding failed for listen path /tmp/s.sock",
+	    TRANS, INFO, MARK_RFWD_FAILED, NULL },
+	{ "Could not request local forwarding. Really.", TRANS, INFO,
+	    MARK_NONE, NULL },
 	/* debug lines never give a cause, whatever they say */
 	{ "debug1: connect to address 127.0.0.1 port 1: Connection refused",
 	    NONE, DEBUG, MARK_NONE,
