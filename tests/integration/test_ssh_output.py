@@ -31,7 +31,7 @@ def test_version_addendum_does_not_mark_the_tunnel_up(lab, autossh):
     lab.sshd.restart()
     log = login_fails(autossh)
     # The server's text did reach autossh, inside ssh's own line.
-    assert f"remote software version OpenSSH" in log
+    assert "remote software version OpenSSH" in log
     assert f" {PHRASE}" in log
     assert "tunnel up" not in log
     assert "Permission denied" in log
