@@ -5,7 +5,8 @@
  * listener on port+1 (loop mode, through the server's -R) or on the
  * same connection (echo mode).  Every step is a deadline or a readiness
  * event handed in by the loop; a failed attempt is retried once on a new
- * connection with a new number before the test counts as failed.
+ * connection with a new number, within the same timeout, before the test
+ * counts as failed.
  */
 #include <sys/socket.h>
 #include <sys/utsname.h>
@@ -317,18 +318,24 @@ same_kind(const char *a, const char *b)
 	return la == lb && memcmp(a, b, la) == 0;
 }
 
-/* An attempt failed for reason: retry once, then fail the test. */
+/*
+ * An attempt failed for reason: retry once, then fail the test.  Both
+ * attempts share the test's one timeout, so that a dead link is noticed
+ * as soon as one attempt would notice it; a quick failure (refused,
+ * closed, a wrong reply) leaves room for the retry, a timeout does not.
+ */
 static enum mon_result
 attempt_failed(struct monitor *m, int64_t now, const char *reason,
     char *why, size_t len)
 {
 	char pause[32];
-	int64_t wait = MON_RETRY_PAUSE_MS;
+	int64_t wait = MON_RETRY_PAUSE_MS, left = m->end_ms - now;
 
 	drop_test(m);
-	if (m->attempt == 0) {
-		if (wait > m->timeout_ms)
-			wait = m->timeout_ms;
+	if (m->attempt == 0 && left / 2 > 0) {
+		/* The retry keeps at least half of what is left. */
+		if (wait > left / 2)
+			wait = left / 2;
 		util_strlcpy(m->first_why, reason, sizeof(m->first_why));
 		log_info("monitor test: %s; retrying in %s", reason,
 		    fmt_duration(wait, pause, sizeof(pause)));
@@ -337,7 +344,9 @@ attempt_failed(struct monitor *m, int64_t now, const char *reason,
 		m->next_ms = now + wait;
 		return MON_NONE;
 	}
-	if (same_kind(reason, m->first_why))
+	if (m->attempt == 0)
+		snprintf(why, len, "monitor test failed: %s", reason);
+	else if (same_kind(reason, m->first_why))
 		snprintf(why, len, "monitor test failed twice: %s", reason);
 	else
 		snprintf(why, len, "monitor test failed: %s; on the retry: %s",
@@ -399,7 +408,8 @@ start_attempt(struct monitor *m, int64_t now, char *why, size_t len)
 
 	drop_test(m);
 	m->attempt_ms = now;
-	m->end_ms = now + m->timeout_ms;
+	if (m->attempt == 0)
+		m->end_ms = now + m->timeout_ms;
 	if (util_random(&rnd, sizeof(rnd)) == -1 ||
 	    (n = monitor_message(m->msg, sizeof(m->msg), m->node, m->pid, rnd,
 	    m->text)) == -1 ||
@@ -610,7 +620,8 @@ monitor_handle(struct monitor *m, const struct pollfd *pfd, int n,
 	    now >= m->next_ms)
 		return start_attempt(m, now, why, len);
 	if (testing(m) && now >= m->end_ms) {
-		fmt_duration(m->timeout_ms, t, sizeof(t));
+		/* The retry's share of the timeout, or all of it. */
+		fmt_duration(m->end_ms - m->attempt_ms, t, sizeof(t));
 		if (m->phase == MON_CONNECTING)
 			snprintf(reason, sizeof(reason), "connecting to "
 			    "127.0.0.1:%d timed out after %s", m->port, t);

@@ -24,13 +24,16 @@
 #define MON_MAX_FDS	(2 + MON_MAX_PEERS)
 /* The network timeout of one attempt when POLL >= 30 s. */
 #define MON_NET_TIMEOUT_MS	15000
-/* Pause between a failed attempt and the retry (at most the timeout). */
+/*
+ * Pause between a failed attempt and the retry, at most half of what is
+ * left of the test's timeout.
+ */
 #define MON_RETRY_PAUSE_MS	1000
 
 enum mon_result {
 	MON_NONE,		/* nothing decided */
 	MON_PASS,		/* a test passed */
-	MON_FAIL,		/* a test failed twice: restart ssh; see why */
+	MON_FAIL,		/* a test failed: restart ssh; see why */
 };
 
 enum mon_phase {
@@ -72,7 +75,7 @@ struct monitor {
 	int		 attempt;	/* 0: first, 1: the retry */
 	int64_t		 next_ms;	/* MON_IDLE, MON_PAUSE */
 	int64_t		 attempt_ms;	/* when this attempt began */
-	int64_t		 end_ms;	/* when this attempt times out */
+	int64_t		 end_ms;	/* when the test (both attempts) times out */
 	int		 fd;		/* the test connection, or -1 */
 	char		 msg[MON_MSG_MAX];
 	size_t		 msg_len;
@@ -123,10 +126,10 @@ int	monitor_pollfds(const struct monitor *m, struct pollfd *pfd, int max);
 /*
  * After poll(): process the n entries monitor_pollfds() filled (their
  * revents), then the deadlines that have passed at now.  Starts tests,
- * retries once, drops strangers on port+1.  Returns MON_FAIL with the
- * reason in why (a full log line, "monitor test failed: ...") when a
- * test and its retry failed; the monitor then waits for the next
- * monitor_start().  Never blocks.
+ * retries a quick failure once within the test's one timeout, drops
+ * strangers on port+1.  Returns MON_FAIL with the reason in why (a full
+ * log line, "monitor test failed: ...") when a test failed; the monitor
+ * then waits for the next monitor_start().  Never blocks.
  */
 enum mon_result monitor_handle(struct monitor *m, const struct pollfd *pfd,
 	    int n, int64_t now, char *why, size_t len);

@@ -530,12 +530,18 @@ test_loop_refused(void **state)
 	monitor_close(&m);
 }
 
+/*
+ * A blackhole: the reply never comes.  The test fails when its one
+ * timeout ends (5 s after it starts at POLL 10, as in autossh 1.4g),
+ * with no retry after it: a retry with a timeout of its own would add
+ * the pause and a second timeout (11 s).
+ */
 static void
 test_loop_timeout(void **state)
 {
 	struct monitor m;
 	char why[256];
-	int port, lfd = fake_ssh(&port), c1, c2;
+	int port, lfd = fake_ssh(&port), c1;
 	int64_t now = T0 + FIRST_S * 1000, timeout = POLL_S * 1000 / 2;
 
 	(void)state;
@@ -547,19 +553,61 @@ test_loop_timeout(void **state)
 	    MON_NONE);
 	assert_int_equal(m.phase, MON_WAITING);
 	assert_int_equal(step(&m, now + timeout, 0, why, sizeof(why)),
-	    MON_NONE);
-	assert_int_equal(m.phase, MON_PAUSE);
-	/* The half-dead connection is not reused. */
-	assert_true(closed_by_peer(c1));
-	now += timeout + MON_RETRY_PAUSE_MS;
-	begin_test(&m, now);
-	c2 = accept_one(lfd);
-	assert_int_equal(step(&m, now + timeout, 0, why, sizeof(why)),
 	    MON_FAIL);
-	assert_string_equal(why, "monitor test failed twice: no reply within "
-	    "5.0 s");
+	assert_string_equal(why, "monitor test failed: no reply within 5.0 s");
+	assert_int_equal(m.phase, MON_OFF);
+	/* The half-dead connection is not kept. */
+	assert_true(closed_by_peer(c1));
 	close(c1);
-	close(c2);
+	monitor_close(&m);
+	close(lfd);
+}
+
+/*
+ * A quick failure leaves the retry what is left of the timeout: the pause
+ * (a second, or half of what is left) comes out of it, and a blackhole
+ * met on the retry is still noticed when the one timeout ends.
+ */
+static void
+test_retry_shares_the_timeout(void **state)
+{
+	struct monitor m;
+	char why[256], line[MON_MSG_MAX];
+	int port, lfd = fake_ssh(&port), c;
+	int64_t start = T0 + FIRST_S * 1000, timeout = POLL_S * 1000 / 2;
+	int64_t now;
+
+	(void)state;
+	open_loop(&m, port, "");
+	/* Closed after 4.4 s: 0.6 s left, a pause of 0.3 s. */
+	begin_test(&m, start);
+	c = accept_one(lfd);
+	read_line(c, line, sizeof(line));
+	close(c);
+	now = start + timeout - 600;
+	assert_int_equal(drive(&m, now, MON_PAUSE, why, sizeof(why)),
+	    MON_NONE);
+	assert_int_equal(monitor_deadline(&m), now + 300);
+	begin_test(&m, now + 300);
+	assert_int_equal(monitor_deadline(&m), start + timeout);
+	c = accept_one(lfd);
+	assert_int_equal(step(&m, start + timeout - 1, 0, why, sizeof(why)),
+	    MON_NONE);
+	assert_int_equal(step(&m, start + timeout, 0, why, sizeof(why)),
+	    MON_FAIL);
+	assert_non_null(strstr(why, "on the retry: no reply within 300 ms"));
+	close(c);
+
+	/* Closed at the very end: no time is left for a retry. */
+	monitor_start(&m, start);
+	now = start + FIRST_S * 1000;
+	begin_test(&m, now);
+	c = accept_one(lfd);
+	close(c);
+	assert_int_equal(drive(&m, now + timeout - 1, MON_OFF, why,
+	    sizeof(why)), MON_FAIL);
+	assert_int_equal(strncmp(why, "monitor test failed: ", 21), 0);
+	assert_null(strstr(why, "retry"));
 	monitor_close(&m);
 	close(lfd);
 }
@@ -690,10 +738,10 @@ test_loop_strays_then_timeout(void **state)
 	send_text(junk, "not it\r\n");
 	assert_int_equal(step(&m, now + 1, 200, why, sizeof(why)), MON_NONE);
 	assert_int_equal(step(&m, now + timeout, 0, why, sizeof(why)),
-	    MON_NONE);
-	snprintf(want, sizeof(want), "no reply within 5.0 s (1 stray "
-	    "connection on 127.0.0.1:%d dropped)", port + 1);
-	assert_string_equal(m.first_why, want);
+	    MON_FAIL);
+	snprintf(want, sizeof(want), "monitor test failed: no reply within "
+	    "5.0 s (1 stray connection on 127.0.0.1:%d dropped)", port + 1);
+	assert_string_equal(why, want);
 	close(junk);
 	close(c);
 	monitor_close(&m);
@@ -706,18 +754,19 @@ test_loop_retry_passes(void **state)
 	struct monitor m;
 	char why[256], first[MON_MSG_MAX], second[MON_MSG_MAX];
 	int port, lfd = fake_ssh(&port), c1, c2, late, back;
-	int64_t now = T0 + FIRST_S * 1000, timeout = POLL_S * 1000 / 2;
+	int64_t now = T0 + FIRST_S * 1000;
 
 	(void)state;
 	open_loop(&m, port, "");
 	begin_test(&m, now);
 	c1 = accept_one(lfd);
 	read_line(c1, first, sizeof(first));
-	/* The first reply does not come in time. */
-	assert_int_equal(step(&m, now + timeout, 0, why, sizeof(why)),
+	/* ssh drops the first attempt's connection. */
+	close(c1);
+	assert_int_equal(drive(&m, now + 10, MON_PAUSE, why, sizeof(why)),
 	    MON_NONE);
 	assert_int_equal(m.phase, MON_PAUSE);
-	now += timeout + MON_RETRY_PAUSE_MS;
+	now += 10 + MON_RETRY_PAUSE_MS;
 	begin_test(&m, now);
 	c2 = accept_one(lfd);
 	read_line(c2, second, sizeof(second));
@@ -736,7 +785,6 @@ test_loop_retry_passes(void **state)
 	    MON_PASS);
 	assert_int_equal(m.attempt, 0);
 	assert_int_equal(monitor_deadline(&m), now + 3 + POLL_S * 1000);
-	close(c1);
 	close(c2);
 	close(late);
 	close(back);
@@ -777,12 +825,14 @@ test_loop_refused_then_retry(void **state)
 	    MON_NONE);
 	lfd = try_listen(port);
 	assert_true(lfd >= 0);
-	now += MON_RETRY_PAUSE_MS;
-	begin_test(&m, now);
+	begin_test(&m, now + MON_RETRY_PAUSE_MS);
+	/* The retry has what the first attempt and the pause left. */
+	assert_int_equal(step(&m, now + timeout - 1, 0, why, sizeof(why)),
+	    MON_NONE);
 	assert_int_equal(step(&m, now + timeout, 0, why, sizeof(why)),
 	    MON_FAIL);
 	snprintf(want, sizeof(want), "monitor test failed: connection to "
-	    "127.0.0.1:%d refused; on the retry: no reply within 5.0 s", port);
+	    "127.0.0.1:%d refused; on the retry: no reply within 4.0 s", port);
 	assert_string_equal(why, want);
 	monitor_close(&m);
 	close(lfd);
@@ -1018,6 +1068,7 @@ main(void)
 		cmocka_unit_test(test_random_differs),
 		cmocka_unit_test(test_loop_refused),
 		cmocka_unit_test(test_loop_timeout),
+		cmocka_unit_test(test_retry_shares_the_timeout),
 		cmocka_unit_test(test_loop_closed_early),
 		cmocka_unit_test(test_loop_strays),
 		cmocka_unit_test(test_loop_strays_fill_slots),
