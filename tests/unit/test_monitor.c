@@ -8,6 +8,9 @@
 #include <sys/socket.h>
 #include <sys/utsname.h>
 
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -35,6 +38,9 @@
 #define T0		100000	/* the fake clock's start, in ms */
 
 static char logpath[64];
+
+static size_t	log_size(void);
+static int	logged_since(size_t, const char *);
 
 /* ---- helpers: the test's side of the sockets ---- */
 
@@ -350,6 +356,97 @@ test_is_refusal(void **state)
 	assert_false(monitor_is_refusal("Error: remote port forwarding failed "
 	    "for listen path /tmp/s", 20000));
 	assert_false(monitor_is_refusal("Connection refused", 20000));
+}
+
+static void
+test_admit_rule(void **state)
+{
+	(void)state;
+	assert_true(monitor_admit(1, 1000, 1000));
+	assert_false(monitor_admit(1, 65534, 1000));
+	assert_false(monitor_admit(1, 0, 1000));
+	/* Running as root, a connection of root's may be ssh's. */
+	assert_true(monitor_admit(1, 0, 0));
+	/* The owner unknown: kept, whatever the number says. */
+	assert_true(monitor_admit(0, 65534, 1000));
+	assert_true(monitor_admit(0, 0, 1000));
+}
+
+static void
+test_grace_rule(void **state)
+{
+	(void)state;
+	assert_int_equal(monitor_grace_ms(-1), MON_PEER_GRACE_MS);
+	assert_int_equal(monitor_grace_ms(0), MON_PEER_GRACE_MS);
+	assert_int_equal(monitor_grace_ms(500), MON_PEER_GRACE_MS);
+	assert_int_equal(monitor_grace_ms(501), 1002);
+	assert_int_equal(monitor_grace_ms(3000), 6000);
+}
+
+static void
+test_slot_rule(void **state)
+{
+	struct mon_peer p[3];
+	int64_t free_ms = 0;
+	int i;
+
+	(void)state;
+	memset(p, 0, sizeof(p));
+	for (i = 0; i < 3; i++)
+		p[i].fd = -1;
+	assert_int_equal(monitor_slot(p, 3, 5000, 1000, &free_ms), 0);
+	assert_int_equal(monitor_slot(p, 0, 5000, 1000, &free_ms), -1);
+	assert_true(free_ms == NEVER);
+	/* Slots 0 and 2 taken: 1 is free. */
+	p[0] = (struct mon_peer){ .fd = 10, .seq = 7, .accepted_ms = 4000 };
+	p[2] = (struct mon_peer){ .fd = 12, .seq = 5, .accepted_ms = 3900 };
+	assert_int_equal(monitor_slot(p, 3, 4000, 1000, &free_ms), 1);
+	/* Full and all young: wait until the oldest (seq 5) is due. */
+	p[1] = (struct mon_peer){ .fd = 11, .seq = 9, .accepted_ms = 4100 };
+	assert_int_equal(monitor_slot(p, 3, 4100, 1000, &free_ms), -1);
+	assert_int_equal(free_ms, 4900);
+	assert_int_equal(monitor_slot(p, 3, 4899, 1000, NULL), -1);
+	/* Its grace over, the oldest gives way; never a younger one. */
+	assert_int_equal(monitor_slot(p, 3, 4900, 1000, &free_ms), 2);
+	assert_int_equal(monitor_slot(p, 3, 9999, 1000, &free_ms), 2);
+}
+
+/* sock_diag names the owner of the other end of a loopback connection. */
+static void
+test_peer_uid(void **state)
+{
+	struct sockaddr_in peer, local;
+	socklen_t pl = sizeof(peer), ll = sizeof(local);
+	int port, lfd = fake_ssh(&port), dfd, c, a;
+	uid_t uid = 12345;
+
+	(void)state;
+	errno = 0;
+	assert_int_equal(monitor_peer_uid(-1, &peer, &local, &uid), -1);
+	assert_int_equal(errno, EBADF);
+	dfd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    NETLINK_SOCK_DIAG);
+	if (dfd == -1) {
+		close(lfd);
+		skip();
+	}
+	c = connect_to(port);
+	a = accept_one(lfd);
+	assert_int_equal(getpeername(a, (struct sockaddr *)&peer, &pl), 0);
+	assert_int_equal(getsockname(a, (struct sockaddr *)&local, &ll), 0);
+	assert_int_equal(monitor_peer_uid(dfd, &peer, &local, &uid), 0);
+	assert_int_equal(uid, geteuid());
+	/* Our own end is not the peer's: another socket, same user. */
+	assert_int_equal(monitor_peer_uid(dfd, &local, &peer, &uid), 0);
+	/* No such connection. */
+	peer.sin_port = htons((uint16_t)dead_port());
+	errno = 0;
+	assert_int_equal(monitor_peer_uid(dfd, &peer, &local, &uid), -1);
+	assert_int_equal(errno, ENOENT);
+	close(a);
+	close(c);
+	close(dfd);
+	close(lfd);
 }
 
 /* ---- opening ---- */
@@ -690,6 +787,10 @@ test_loop_strays(void **state)
 	close(lfd);
 }
 
+/*
+ * Silent connections of our own user hold every slot: each keeps it for
+ * its grace, then the oldest makes room, so the reply is only delayed.
+ */
 static void
 test_loop_strays_fill_slots(void **state)
 {
@@ -708,12 +809,101 @@ test_loop_strays_fill_slots(void **state)
 		assert_int_equal(step(&m, now, 100, why, sizeof(why)),
 		    MON_NONE);
 	}
-	/* Silent strangers took every slot; ours still gets in. */
 	back = connect_to(port + 1);
 	send_text(back, line);
-	assert_int_equal(drive(&m, now + 5, MON_OFF, why, sizeof(why)),
-	    MON_PASS);
+	/* Full: the listener rests until the oldest's grace is over. */
+	assert_int_equal(step(&m, now + 999, 100, why, sizeof(why)),
+	    MON_NONE);
+	assert_int_equal(monitor_deadline(&m), now + MON_PEER_GRACE_MS);
+	assert_int_equal(monitor_pollfds(&m, (struct pollfd[MON_MAX_FDS]){ 0 },
+	    MON_MAX_FDS), 1 + MON_MAX_PEERS);
+	assert_int_equal(drive(&m, now + MON_PEER_GRACE_MS, MON_OFF, why,
+	    sizeof(why)), MON_PASS);
 	for (i = 0; i < MON_MAX_PEERS + 3; i++)
+		close(idle[i]);
+	close(back);
+	close(c);
+	monitor_close(&m);
+	close(lfd);
+}
+
+/*
+ * ssh's reply connects, and its message follows a round trip later; a
+ * burst of silent connections in between must not push it out unread.
+ */
+static void
+test_loop_burst_after_the_reply(void **state)
+{
+	struct monitor m;
+	char why[256], line[MON_MSG_MAX];
+	int port, lfd = fake_ssh(&port), c, back, idle[2 * MON_MAX_PEERS], i;
+	int64_t now = T0 + FIRST_S * 1000;
+
+	(void)state;
+	open_loop(&m, port, "");
+	begin_test(&m, now);
+	c = accept_one(lfd);
+	read_line(c, line, sizeof(line));
+	back = connect_to(port + 1);
+	for (i = 0; i < 2 * MON_MAX_PEERS; i++)
+		idle[i] = connect_to(port + 1);
+	assert_int_equal(step(&m, now + 1, 100, why, sizeof(why)), MON_NONE);
+	assert_int_equal(step(&m, now + 2, 100, why, sizeof(why)), MON_NONE);
+	send_text(back, line);
+	assert_int_equal(drive(&m, now + 3, MON_OFF, why, sizeof(why)),
+	    MON_PASS);
+	for (i = 0; i < 2 * MON_MAX_PEERS; i++)
+		close(idle[i]);
+	close(back);
+	close(c);
+	monitor_close(&m);
+	close(lfd);
+}
+
+/*
+ * Connections whose socket belongs to another user are closed unread and
+ * take no slot; they neither pass nor fail a test.  Here the test's own
+ * connections pose as another user's.
+ */
+static void
+test_loop_other_users_refused(void **state)
+{
+	struct monitor m;
+	char why[256], line[MON_MSG_MAX], want[160];
+	int port, lfd = fake_ssh(&port), c, back, idle[3 * MON_MAX_PEERS], i;
+	int64_t now = T0 + FIRST_S * 1000, timeout = POLL_S * 1000 / 2;
+	size_t off = log_size();
+
+	(void)state;
+	open_loop(&m, port, "");
+	if (m.diag_fd == -1)
+		skip();
+	m.self_uid = geteuid() + 1;
+	begin_test(&m, now);
+	c = accept_one(lfd);
+	read_line(c, line, sizeof(line));
+	for (i = 0; i < 3 * MON_MAX_PEERS; i++)
+		idle[i] = connect_to(port + 1);
+	back = connect_to(port + 1);
+	send_text(back, line);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(step(&m, now + 1, 100, why, sizeof(why)),
+		    MON_NONE);
+	for (i = 0; i < 3 * MON_MAX_PEERS; i++)
+		assert_true(closed_by_peer(idle[i]));
+	assert_true(closed_by_peer(back));
+	assert_int_equal(m.refused, 3 * MON_MAX_PEERS + 1);
+	assert_int_equal(m.strays, 0);
+	for (i = 0; i < MON_MAX_PEERS; i++)
+		assert_int_equal(m.peers[i].fd, -1);
+	assert_true(logged_since(off, "from another user"));
+	assert_int_equal(step(&m, now + timeout, 0, why, sizeof(why)),
+	    MON_FAIL);
+	snprintf(want, sizeof(want), "monitor test failed: no reply within "
+	    "5.0 s (0 stray connections on 127.0.0.1:%d dropped, %d from "
+	    "other users refused)", port + 1, 3 * MON_MAX_PEERS + 1);
+	assert_string_equal(why, want);
+	for (i = 0; i < 3 * MON_MAX_PEERS; i++)
 		close(idle[i]);
 	close(back);
 	close(c);
@@ -740,7 +930,8 @@ test_loop_strays_then_timeout(void **state)
 	assert_int_equal(step(&m, now + timeout, 0, why, sizeof(why)),
 	    MON_FAIL);
 	snprintf(want, sizeof(want), "monitor test failed: no reply within "
-	    "5.0 s (1 stray connection on 127.0.0.1:%d dropped)", port + 1);
+	    "5.0 s (1 stray connection on 127.0.0.1:%d dropped, 0 from other "
+	    "users refused)", port + 1);
 	assert_string_equal(why, want);
 	close(junk);
 	close(c);
@@ -1060,6 +1251,10 @@ main(void)
 		cmocka_unit_test(test_timeout_rule),
 		cmocka_unit_test(test_maxlifetime_rule),
 		cmocka_unit_test(test_is_refusal),
+		cmocka_unit_test(test_admit_rule),
+		cmocka_unit_test(test_grace_rule),
+		cmocka_unit_test(test_slot_rule),
+		cmocka_unit_test(test_peer_uid),
 		cmocka_unit_test(test_off),
 		cmocka_unit_test(test_listener),
 		cmocka_unit_test(test_listener_busy),
@@ -1072,6 +1267,8 @@ main(void)
 		cmocka_unit_test(test_loop_closed_early),
 		cmocka_unit_test(test_loop_strays),
 		cmocka_unit_test(test_loop_strays_fill_slots),
+		cmocka_unit_test(test_loop_burst_after_the_reply),
+		cmocka_unit_test(test_loop_other_users_refused),
 		cmocka_unit_test(test_loop_strays_then_timeout),
 		cmocka_unit_test(test_loop_retry_passes),
 		cmocka_unit_test(test_loop_refused_then_retry),
