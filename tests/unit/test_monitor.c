@@ -36,6 +36,7 @@
 #define POLL_S		10	/* timeout 5 s, retry pause 1 s */
 #define FIRST_S		2
 #define T0		100000	/* the fake clock's start, in ms */
+#define NOBODY		65534	/* another user, for tests run as root */
 
 static char logpath[64];
 
@@ -147,6 +148,29 @@ read_line(int fd, char *buf, size_t len)
 			break;
 	}
 	buf[got] = '\0';
+}
+
+/*
+ * Connect to 127.0.0.1:port from a socket owned by uid (made with that
+ * effective uid; only root can).  Returns -1 when not root.
+ */
+static int
+connect_as(uid_t uid, int port)
+{
+	struct sockaddr_in sin;
+	uid_t self = geteuid();
+	int fd;
+
+	if (self != 0)
+		return -1;
+	assert_int_equal(seteuid(uid), 0);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(seteuid(self), 0);
+	assert_true(fd >= 0);
+	loopback(&sin, port);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)),
+	    0);
+	return fd;
 }
 
 static int
@@ -436,15 +460,35 @@ test_peer_uid(void **state)
 	assert_int_equal(getsockname(a, (struct sockaddr *)&local, &ll), 0);
 	assert_int_equal(monitor_peer_uid(dfd, &peer, &local, &uid), 0);
 	assert_int_equal(uid, geteuid());
-	/* Our own end is not the peer's: another socket, same user. */
-	assert_int_equal(monitor_peer_uid(dfd, &local, &peer, &uid), 0);
+	close(a);
+	close(c);
+	/* Another user's socket is named as such, not as ours. */
+	if ((c = connect_as(NOBODY, port)) != -1) {
+		a = accept_one(lfd);
+		pl = sizeof(peer);
+		assert_int_equal(getpeername(a, (struct sockaddr *)&peer, &pl),
+		    0);
+		assert_int_equal(monitor_peer_uid(dfd, &peer, &local, &uid), 0);
+		assert_int_equal(uid, NOBODY);
+		/* Our end of it is ours. */
+		assert_int_equal(monitor_peer_uid(dfd, &local, &peer, &uid), 0);
+		assert_int_equal(uid, geteuid());
+		/*
+		 * Closed by its owner, the peer's socket lingers (FIN_WAIT2,
+		 * TIME_WAIT) with uid 0: that names nobody, root least.
+		 */
+		close(c);
+		assert_true(closed_by_peer(a));
+		errno = 0;
+		assert_int_equal(monitor_peer_uid(dfd, &peer, &local, &uid), -1);
+		assert_int_equal(errno, ENOENT);
+		close(a);
+	}
 	/* No such connection. */
 	peer.sin_port = htons((uint16_t)dead_port());
 	errno = 0;
 	assert_int_equal(monitor_peer_uid(dfd, &peer, &local, &uid), -1);
 	assert_int_equal(errno, ENOENT);
-	close(a);
-	close(c);
 	close(dfd);
 	close(lfd);
 }
@@ -861,6 +905,48 @@ test_loop_burst_after_the_reply(void **state)
 }
 
 /*
+ * The attack: another user floods port+1 between ssh's connect and its
+ * message.  Their connections are closed unread; ours is read and passes.
+ * Needs root, to make sockets of another user.
+ */
+static void
+test_loop_flood_of_other_users(void **state)
+{
+	struct monitor m;
+	char why[256], line[MON_MSG_MAX];
+	int port, lfd = fake_ssh(&port), c, back, idle[3 * MON_MAX_PEERS], i;
+	int64_t now = T0 + FIRST_S * 1000;
+
+	(void)state;
+	open_loop(&m, port, "");
+	if (geteuid() != 0 || m.diag_fd == -1) {
+		monitor_close(&m);
+		close(lfd);
+		skip();
+	}
+	begin_test(&m, now);
+	c = accept_one(lfd);
+	read_line(c, line, sizeof(line));
+	back = connect_to(port + 1);
+	for (i = 0; i < 3 * MON_MAX_PEERS; i++)
+		idle[i] = connect_as(NOBODY, port + 1);
+	assert_int_equal(step(&m, now + 1, 100, why, sizeof(why)), MON_NONE);
+	assert_int_equal(step(&m, now + 2, 100, why, sizeof(why)), MON_NONE);
+	for (i = 0; i < 3 * MON_MAX_PEERS; i++)
+		assert_true(closed_by_peer(idle[i]));
+	assert_int_equal(m.refused, 3 * MON_MAX_PEERS);
+	send_text(back, line);
+	assert_int_equal(drive(&m, now + 3, MON_OFF, why, sizeof(why)),
+	    MON_PASS);
+	for (i = 0; i < 3 * MON_MAX_PEERS; i++)
+		close(idle[i]);
+	close(back);
+	close(c);
+	monitor_close(&m);
+	close(lfd);
+}
+
+/*
  * Connections whose socket belongs to another user are closed unread and
  * take no slot; they neither pass nor fail a test.  Here the test's own
  * connections pose as another user's.
@@ -1268,6 +1354,7 @@ main(void)
 		cmocka_unit_test(test_loop_strays),
 		cmocka_unit_test(test_loop_strays_fill_slots),
 		cmocka_unit_test(test_loop_burst_after_the_reply),
+		cmocka_unit_test(test_loop_flood_of_other_users),
 		cmocka_unit_test(test_loop_other_users_refused),
 		cmocka_unit_test(test_loop_strays_then_timeout),
 		cmocka_unit_test(test_loop_retry_passes),
