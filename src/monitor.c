@@ -5,13 +5,21 @@
  * listener on port+1 (loop mode, through the server's -R) or on the
  * same connection (echo mode).  Every step is a deadline or a readiness
  * event handed in by the loop; a failed attempt is retried once on a new
- * connection with a new number before the test counts as failed.
+ * connection with a new number, within the same timeout, before the test
+ * counts as failed.  Connections on port+1 from other users are closed
+ * unread (the kernel's sock_diag names a loopback peer's owner), so a
+ * local user's flood cannot push ssh's reply out.
  */
 #include <sys/socket.h>
 #include <sys/utsname.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -29,6 +37,12 @@
  * that a flood on port+1 cannot keep the loop from its other work.
  */
 #define ACCEPT_BURST	16
+/*
+ * The listener's queue: room for ssh's reply behind a burst of others'
+ * connections, which are drained quickly; a full queue drops SYNs, and a
+ * dropped SYN costs ssh a second.
+ */
+#define LISTEN_BACKLOG	SOMAXCONN
 
 static const char refusal[] = "remote port forwarding failed for listen port ";
 
@@ -97,6 +111,150 @@ monitor_is_refusal(const char *line, int port)
 	return v == port;
 }
 
+int
+monitor_admit(int known, uid_t owner, uid_t self)
+{
+	return !known || owner == self;
+}
+
+int64_t
+monitor_grace_ms(int64_t last_rtt_ms)
+{
+	/* The reply connects, then waits a round trip for its data. */
+	if (last_rtt_ms > MON_PEER_GRACE_MS / 2)
+		return 2 * last_rtt_ms;
+	return MON_PEER_GRACE_MS;
+}
+
+int
+monitor_slot(const struct mon_peer *peers, int n, int64_t now,
+    int64_t grace_ms, int64_t *free_ms)
+{
+	int i, old = -1;
+
+	for (i = 0; i < n; i++) {
+		if (peers[i].fd == -1)
+			return i;
+		if (old == -1 || peers[i].seq < peers[old].seq)
+			old = i;
+	}
+	/* Slots are taken in accept order, so the oldest is freed first. */
+	if (old != -1 && now - peers[old].accepted_ms >= grace_ms)
+		return old;
+	if (free_ms != NULL)
+		*free_ms = old != -1 ? peers[old].accepted_ms + grace_ms : NEVER;
+	return -1;
+}
+
+/* Does a peer socket in this TCP state name the user who connected? */
+static int
+owned_state(int state)
+{
+	/*
+	 * A TIME_WAIT socket reports uid 0, and a listener that happens to
+	 * hold the peer's port is not the peer.
+	 */
+	switch (state) {
+	case TCP_ESTABLISHED:
+	case TCP_FIN_WAIT1:
+	case TCP_FIN_WAIT2:
+	case TCP_CLOSE_WAIT:
+	case TCP_LAST_ACK:
+	case TCP_CLOSING:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int
+monitor_peer_uid(int diag_fd, const struct sockaddr_in *peer,
+    const struct sockaddr_in *local, uid_t *uid)
+{
+	struct {
+		struct nlmsghdr		nlh;
+		struct inet_diag_req_v2	req;
+	} q;
+	union {
+		struct nlmsghdr	nlh;
+		char		buf[1024];
+	} r;
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	struct inet_diag_msg *msg;
+	struct nlmsgerr *nerr;
+	struct nlmsghdr *h;
+	ssize_t n;
+	size_t left;
+
+	if (diag_fd == -1) {
+		errno = EBADF;
+		return -1;
+	}
+	memset(&q, 0, sizeof(q));
+	q.nlh.nlmsg_len = sizeof(q);
+	q.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	q.nlh.nlmsg_flags = NLM_F_REQUEST;
+	/* Tells this answer from a stale one. */
+	q.nlh.nlmsg_seq = ntohs(peer->sin_port);
+	q.req.sdiag_family = AF_INET;
+	q.req.sdiag_protocol = IPPROTO_TCP;
+	q.req.idiag_states = ~0U;
+	/* The peer's socket: its own address is the source. */
+	q.req.id.idiag_sport = peer->sin_port;
+	q.req.id.idiag_dport = local->sin_port;
+	q.req.id.idiag_src[0] = peer->sin_addr.s_addr;
+	q.req.id.idiag_dst[0] = local->sin_addr.s_addr;
+	q.req.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+	q.req.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+	/* An answer left over from an earlier query is not this one's. */
+	while (recv(diag_fd, &r, sizeof(r), MSG_DONTWAIT) > 0)
+		continue;
+	do {
+		n = sendto(diag_fd, &q, sizeof(q), 0,
+		    (struct sockaddr *)&kernel, sizeof(kernel));
+	} while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return -1;
+	/* The kernel answers while handling the request: no waiting. */
+	do {
+		n = recv(diag_fd, &r, sizeof(r), MSG_DONTWAIT);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return -1;
+	left = (size_t)n;
+	for (h = &r.nlh; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+		if (h->nlmsg_seq != q.nlh.nlmsg_seq)
+			continue;
+		if (h->nlmsg_type == NLMSG_ERROR) {
+			nerr = NLMSG_DATA(h);
+			errno = h->nlmsg_len >= NLMSG_LENGTH(sizeof(*nerr)) &&
+			    nerr->error < 0 ? -nerr->error : EPROTO;
+			return -1;
+		}
+		if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+		    h->nlmsg_len < NLMSG_LENGTH(sizeof(*msg)))
+			break;
+		msg = NLMSG_DATA(h);
+		/*
+		 * A socket its owner has closed (inode 0) reports uid 0
+		 * too, whoever made it.
+		 */
+		if (msg->idiag_family != AF_INET ||
+		    msg->id.idiag_sport != peer->sin_port ||
+		    msg->id.idiag_dport != local->sin_port ||
+		    msg->id.idiag_src[0] != peer->sin_addr.s_addr ||
+		    msg->id.idiag_dst[0] != local->sin_addr.s_addr ||
+		    !owned_state(msg->idiag_state) || msg->idiag_inode == 0) {
+			errno = ENOENT;
+			return -1;
+		}
+		*uid = (uid_t)msg->idiag_uid;
+		return 0;
+	}
+	errno = EPROTO;
+	return -1;
+}
+
 static void
 peer_close(struct mon_peer *p)
 {
@@ -120,6 +278,8 @@ drop_test(struct monitor *m)
 	for (i = 0; i < MON_MAX_PEERS; i++)
 		peer_close(&m->peers[i]);
 	m->strays = 0;
+	m->refused = 0;
+	m->full_ms = 0;
 }
 
 void
@@ -128,7 +288,7 @@ monitor_init(struct monitor *m)
 	int i;
 
 	memset(m, 0, sizeof(*m));
-	m->listen_fd = m->fd = -1;
+	m->listen_fd = m->fd = m->diag_fd = -1;
 	m->echo.fd = -1;
 	for (i = 0; i < MON_MAX_PEERS; i++)
 		m->peers[i].fd = -1;
@@ -153,7 +313,7 @@ open_listener(int port)
 	/* A restarted autossh must not wait for old connections' TIME_WAIT. */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ==
 	    -1 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    listen(fd, 8) == -1) {
+	    listen(fd, LISTEN_BACKLOG) == -1) {
 		e = errno;
 		close(fd);
 		errno = e;
@@ -187,6 +347,16 @@ monitor_open(struct monitor *m, int port, int echo_port, int poll_s,
 		    strerror(errno));
 		return -1;
 	}
+	/*
+	 * Without sock_diag every connection on port+1 is kept as possibly
+	 * ours; the owner check is a defence, never a condition of a test.
+	 */
+	if (echo_port == 0 && (m->diag_fd = socket(AF_NETLINK, SOCK_RAW |
+	    SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG)) == -1)
+		log_debug("monitor: unable to open sock_diag: %s; connections "
+		    "on 127.0.0.1:%d are kept whoever makes them",
+		    strerror(errno), port + 1);
+	m->self_uid = geteuid();
 	m->port = port;
 	m->echo_port = echo_port;
 	m->poll_ms = (int64_t)poll_s * 1000;
@@ -211,6 +381,7 @@ monitor_start(struct monitor *m, int64_t now)
 	m->attempt = 0;
 	m->next_ms = now + m->first_poll_ms;
 	m->fwd_seen = 0;
+	m->refused_said = 0;
 }
 
 void
@@ -229,6 +400,8 @@ monitor_close(struct monitor *m)
 	drop_test(m);
 	if (m->listen_fd != -1)
 		close(m->listen_fd);
+	if (m->diag_fd != -1)
+		close(m->diag_fd);
 	monitor_init(m);
 }
 
@@ -244,6 +417,8 @@ monitor_deadline(const struct monitor *m)
 {
 	if (m->phase == MON_IDLE || m->phase == MON_PAUSE)
 		return m->next_ms;
+	if (testing(m) && m->full_ms != 0 && m->full_ms < m->end_ms)
+		return m->full_ms;
 	if (testing(m))
 		return m->end_ms;
 	return NEVER;
@@ -269,8 +444,13 @@ monitor_pollfds(const struct monitor *m, struct pollfd *pfd, int max)
 	    POLLOUT);
 	for (i = 0; i < MON_MAX_PEERS; i++)
 		add_fd(pfd, &n, max, m->peers[i].fd, POLLIN);
-	/* Strangers are accepted and dropped even between tests. */
-	add_fd(pfd, &n, max, m->listen_fd, POLLIN);
+	/*
+	 * Strangers are accepted and dropped even between tests.  With every
+	 * slot held the rest wait in the kernel's queue, unpolled, until a
+	 * slot frees (full_ms is a deadline).
+	 */
+	if (!testing(m) || m->full_ms == 0)
+		add_fd(pfd, &n, max, m->listen_fd, POLLIN);
 	return n;
 }
 
@@ -295,8 +475,9 @@ passed(struct monitor *m, int64_t now)
 	char took[32];
 
 	m->last_rtt_ms = now - m->attempt_ms;
-	log_debug("monitor test passed in %s%s", fmt_duration(m->last_rtt_ms,
-	    took, sizeof(took)), m->attempt > 0 ? " on the retry" : "");
+	log_debug("monitor test passed in %s%s%s", fmt_duration(m->last_rtt_ms,
+	    took, sizeof(took)), m->attempt > 0 ? " on the retry" : "",
+	    m->refused > 0 ? " despite other users' connections" : "");
 	drop_test(m);
 	m->phase = MON_IDLE;
 	m->attempt = 0;
@@ -317,18 +498,24 @@ same_kind(const char *a, const char *b)
 	return la == lb && memcmp(a, b, la) == 0;
 }
 
-/* An attempt failed for reason: retry once, then fail the test. */
+/*
+ * An attempt failed for reason: retry once, then fail the test.  Both
+ * attempts share the test's one timeout, so that a dead link is noticed
+ * as soon as one attempt would notice it; a quick failure (refused,
+ * closed, a wrong reply) leaves room for the retry, a timeout does not.
+ */
 static enum mon_result
 attempt_failed(struct monitor *m, int64_t now, const char *reason,
     char *why, size_t len)
 {
 	char pause[32];
-	int64_t wait = MON_RETRY_PAUSE_MS;
+	int64_t wait = MON_RETRY_PAUSE_MS, left = m->end_ms - now;
 
 	drop_test(m);
-	if (m->attempt == 0) {
-		if (wait > m->timeout_ms)
-			wait = m->timeout_ms;
+	if (m->attempt == 0 && left / 2 > 0) {
+		/* The retry keeps at least half of what is left. */
+		if (wait > left / 2)
+			wait = left / 2;
 		util_strlcpy(m->first_why, reason, sizeof(m->first_why));
 		log_info("monitor test: %s; retrying in %s", reason,
 		    fmt_duration(wait, pause, sizeof(pause)));
@@ -337,7 +524,9 @@ attempt_failed(struct monitor *m, int64_t now, const char *reason,
 		m->next_ms = now + wait;
 		return MON_NONE;
 	}
-	if (same_kind(reason, m->first_why))
+	if (m->attempt == 0)
+		snprintf(why, len, "monitor test failed: %s", reason);
+	else if (same_kind(reason, m->first_why))
 		snprintf(why, len, "monitor test failed twice: %s", reason);
 	else
 		snprintf(why, len, "monitor test failed: %s; on the retry: %s",
@@ -399,7 +588,8 @@ start_attempt(struct monitor *m, int64_t now, char *why, size_t len)
 
 	drop_test(m);
 	m->attempt_ms = now;
-	m->end_ms = now + m->timeout_ms;
+	if (m->attempt == 0)
+		m->end_ms = now + m->timeout_ms;
 	if (util_random(&rnd, sizeof(rnd)) == -1 ||
 	    (n = monitor_message(m->msg, sizeof(m->msg), m->node, m->pid, rnd,
 	    m->text)) == -1 ||
@@ -539,45 +729,90 @@ peer_event(struct monitor *m, struct mon_peer *p, int64_t now)
 	return MON_NONE;
 }
 
-/* Accept what waits on port+1: kept during a test, dropped otherwise. */
+/* Another user's connection on port+1: closed unread, said once. */
 static void
-accept_peers(struct monitor *m)
+refuse(struct monitor *m, uid_t owner)
 {
-	struct mon_peer *slot;
-	int burst, fd, i;
+	m->refused++;
+	if (m->refused_said)
+		return;
+	m->refused_said = 1;
+	log_info("monitor: closing connections to 127.0.0.1:%d from another "
+	    "user (uid %lu) unread: only ssh, which runs as we do, brings the "
+	    "reply", m->port + 1, (unsigned long)owner);
+}
 
+/*
+ * Accept what waits on port+1: during a test, what may be ssh's reply
+ * gets a slot; everything else is closed.  Returns MON_PASS when a
+ * connection read on the way held the reply.
+ */
+static enum mon_result
+accept_peers(struct monitor *m, int64_t now)
+{
+	struct sockaddr_in peer, local;
+	struct mon_peer *p;
+	enum mon_result r;
+	socklen_t sl;
+	int64_t free_ms = NEVER;
+	uid_t owner = 0;
+	int burst, fd, i = -1, known;
+
+	memset(&local, 0, sizeof(local));
+	local.sin_family = AF_INET;
+	local.sin_port = htons((uint16_t)(m->port + 1));
+	local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	m->full_ms = 0;
 	for (burst = 0; burst < ACCEPT_BURST; burst++) {
-		fd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC |
-		    SOCK_NONBLOCK);
+		/*
+		 * No slot to spare: the rest stay in the kernel's queue
+		 * rather than push out a connection that may be ssh's
+		 * reply before its message had time to come.
+		 */
+		if (testing(m) && (i = monitor_slot(m->peers, MON_MAX_PEERS,
+		    now, monitor_grace_ms(m->last_rtt_ms), &free_ms)) == -1) {
+			m->full_ms = free_ms;
+			return MON_NONE;
+		}
+		sl = sizeof(peer);
+		fd = accept4(m->listen_fd, (struct sockaddr *)&peer, &sl,
+		    SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd == -1 && errno == EINTR)
 			continue;
 		if (fd == -1)
-			return;
+			return MON_NONE;
 		if (!testing(m)) {
 			close(fd);
 			continue;
 		}
-		/*
-		 * Full: the oldest makes room, so that idle strangers
-		 * filling every slot cannot keep our reply out.
-		 */
-		slot = &m->peers[0];
-		for (i = 0; i < MON_MAX_PEERS; i++) {
-			if (m->peers[i].fd == -1) {
-				slot = &m->peers[i];
-				break;
+		known = sl == sizeof(peer) && peer.sin_family == AF_INET &&
+		    monitor_peer_uid(m->diag_fd, &peer, &local, &owner) == 0;
+		if (!monitor_admit(known, owner, m->self_uid)) {
+			refuse(m, owner);
+			close(fd);
+			continue;
+		}
+		p = &m->peers[i];
+		if (p->fd != -1) {
+			/* Its grace is over: read it once more before it goes. */
+			if ((r = peer_event(m, p, now)) != MON_NONE) {
+				close(fd);
+				return r;
 			}
-			if (m->peers[i].seq < slot->seq)
-				slot = &m->peers[i];
+			if (p->fd != -1) {
+				peer_close(p);
+				m->strays++;
+			}
 		}
-		if (slot->fd != -1) {
-			peer_close(slot);
-			m->strays++;
-		}
-		slot->fd = fd;
-		slot->len = 0;
-		slot->seq = ++m->accepts;
+		p->fd = fd;
+		p->len = 0;
+		p->seq = ++m->accepts;
+		p->accepted_ms = now;
+		/* ssh may have written the reply before we accepted. */
+		if ((r = peer_event(m, p, now)) != MON_NONE)
+			return r;
 	}
+	return MON_NONE;
 }
 
 enum mon_result
@@ -603,25 +838,28 @@ monitor_handle(struct monitor *m, const struct pollfd *pfd, int n,
 		if ((r = peer_event(m, &m->peers[i], now)) != MON_NONE)
 			return r;
 	}
-	if (revents(pfd, n, m->listen_fd) != 0)
-		accept_peers(m);
+	/* With every slot held, the queue waits for one to free. */
+	if ((revents(pfd, n, m->listen_fd) != 0 || (testing(m) &&
+	    m->full_ms != 0)) && (r = accept_peers(m, now)) != MON_NONE)
+		return r;
 
 	if ((m->phase == MON_IDLE || m->phase == MON_PAUSE) &&
 	    now >= m->next_ms)
 		return start_attempt(m, now, why, len);
 	if (testing(m) && now >= m->end_ms) {
-		fmt_duration(m->timeout_ms, t, sizeof(t));
+		/* The retry's share of the timeout, or all of it. */
+		fmt_duration(m->end_ms - m->attempt_ms, t, sizeof(t));
 		if (m->phase == MON_CONNECTING)
 			snprintf(reason, sizeof(reason), "connecting to "
 			    "127.0.0.1:%d timed out after %s", m->port, t);
 		else if (m->phase == MON_SENDING)
 			snprintf(reason, sizeof(reason), "sending to "
 			    "127.0.0.1:%d timed out after %s", m->port, t);
-		else if (m->strays > 0)
+		else if (m->strays > 0 || m->refused > 0)
 			snprintf(reason, sizeof(reason), "no reply within %s "
-			    "(%d stray connection%s on 127.0.0.1:%d dropped)",
-			    t, m->strays, m->strays == 1 ? "" : "s",
-			    m->port + 1);
+			    "(%d stray connection%s on 127.0.0.1:%d dropped, "
+			    "%d from other users refused)", t, m->strays,
+			    m->strays == 1 ? "" : "s", m->port + 1, m->refused);
 		else
 			snprintf(reason, sizeof(reason), "no reply within %s",
 			    t);

@@ -12,25 +12,38 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <netinet/in.h>
+
 #include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* Longest message: node name, "autossh", pid, random, 64 bytes, CR LF. */
 #define MON_MSG_MAX	256
-/* Connections accepted on port+1 at once during a test (loop mode). */
-#define MON_MAX_PEERS	4
+/*
+ * Connections on port+1 held at once during a test (loop mode).  Other
+ * users' are closed unread and never take one; ours wait here to be read.
+ */
+#define MON_MAX_PEERS	8
 /* Descriptors monitor_pollfds() may add: listener, test, peers. */
 #define MON_MAX_FDS	(2 + MON_MAX_PEERS)
 /* The network timeout of one attempt when POLL >= 30 s. */
 #define MON_NET_TIMEOUT_MS	15000
-/* Pause between a failed attempt and the retry (at most the timeout). */
+/*
+ * Pause between a failed attempt and the retry, at most half of what is
+ * left of the test's timeout.
+ */
 #define MON_RETRY_PAUSE_MS	1000
+/*
+ * Least time a connection on port+1 keeps its slot to send the message
+ * before a newer one may take it (longer on a slow link: monitor_grace_ms).
+ */
+#define MON_PEER_GRACE_MS	1000
 
 enum mon_result {
 	MON_NONE,		/* nothing decided */
 	MON_PASS,		/* a test passed */
-	MON_FAIL,		/* a test failed twice: restart ssh; see why */
+	MON_FAIL,		/* a test failed: restart ssh; see why */
 };
 
 enum mon_phase {
@@ -52,7 +65,8 @@ enum mon_match {
 /* A connection accepted on port+1 and what it has sent so far. */
 struct mon_peer {
 	int		 fd;		/* -1: slot free */
-	uint64_t	 seq;		/* accept order: evict the oldest */
+	uint64_t	 seq;		/* accept order: oldest goes first */
+	int64_t		 accepted_ms;	/* when it was accepted */
 	size_t		 len;
 	char		 buf[MON_MSG_MAX];
 };
@@ -67,12 +81,15 @@ struct monitor {
 	char		 node[72];	/* uname's node name */
 	long		 pid;		/* ours, as of monitor_start() */
 	int		 listen_fd;	/* 127.0.0.1:port+1, or -1 */
+	int		 diag_fd;	/* sock_diag, to learn peers' owners */
+	uid_t		 self_uid;	/* connections from others are refused */
 
 	enum mon_phase	 phase;
 	int		 attempt;	/* 0: first, 1: the retry */
 	int64_t		 next_ms;	/* MON_IDLE, MON_PAUSE */
 	int64_t		 attempt_ms;	/* when this attempt began */
-	int64_t		 end_ms;	/* when this attempt times out */
+	int64_t		 end_ms;	/* when the test (both attempts) times out */
+	int64_t		 full_ms;	/* slots full: the next may free at */
 	int		 fd;		/* the test connection, or -1 */
 	char		 msg[MON_MSG_MAX];
 	size_t		 msg_len;
@@ -81,6 +98,8 @@ struct monitor {
 	struct mon_peer	 peers[MON_MAX_PEERS];
 	uint64_t	 accepts;	/* connections accepted, ever */
 	int		 strays;	/* dropped during this attempt */
+	int		 refused;	/* other users', during this attempt */
+	int		 refused_said;	/* told since the last monitor_start() */
 	char		 first_why[160]; /* why the first attempt failed */
 	int		 fwd_seen;	/* refusal seen for this ssh */
 	int		 fwd_said;	/* explained since the last pass */
@@ -123,10 +142,10 @@ int	monitor_pollfds(const struct monitor *m, struct pollfd *pfd, int max);
 /*
  * After poll(): process the n entries monitor_pollfds() filled (their
  * revents), then the deadlines that have passed at now.  Starts tests,
- * retries once, drops strangers on port+1.  Returns MON_FAIL with the
- * reason in why (a full log line, "monitor test failed: ...") when a
- * test and its retry failed; the monitor then waits for the next
- * monitor_start().  Never blocks.
+ * retries a quick failure once within the test's one timeout, drops
+ * strangers on port+1.  Returns MON_FAIL with the reason in why (a full
+ * log line, "monitor test failed: ...") when a test failed; the monitor
+ * then waits for the next monitor_start().  Never blocks.
  */
 enum mon_result monitor_handle(struct monitor *m, const struct pollfd *pfd,
 	    int n, int64_t now, char *why, size_t len);
@@ -170,5 +189,37 @@ int	monitor_poll_s(int poll_s, int maxlifetime_s);
  * 1; else 0.
  */
 int	monitor_is_refusal(const char *line, int port);
+
+/*
+ * Is a connection on port+1 whose peer socket belongs to owner (known is
+ * 0 when that could not be learned) to be kept, when we are self?  ssh's
+ * reply comes from ssh, which runs as we do; another user's connection
+ * cannot be the reply.  An unknown owner is kept: the lookup failing
+ * must never fail a test.  Returns 1 to keep, 0 to close it unread.
+ */
+int	monitor_admit(int known, uid_t owner, uid_t self);
+
+/*
+ * Which of the n slots a new connection on port+1 may take at now: a
+ * free one, else the oldest whose connection has had grace_ms to send
+ * the message (it is read once more before it goes).  -1 when every
+ * slot holds a younger connection: the new one waits in the kernel's
+ * queue, and *free_ms (if not NULL) says when a slot can be taken.
+ */
+int	monitor_slot(const struct mon_peer *peers, int n, int64_t now,
+	    int64_t grace_ms, int64_t *free_ms);
+
+/* The grace of a connection on port+1: 1 s, or twice the last test's. */
+int64_t	monitor_grace_ms(int64_t last_rtt_ms);
+
+/*
+ * Ask the kernel (sock_diag on diag_fd) which user owns the socket at the
+ * other end of a loopback TCP connection: peer is its address, local
+ * ours.  Returns 0 with *uid set, or -1 with errno set (ENOENT: no such
+ * socket, or one whose owner is not meaningful, such as TIME_WAIT).
+ * Never blocks: the kernel answers within the request.
+ */
+int	monitor_peer_uid(int diag_fd, const struct sockaddr_in *peer,
+	    const struct sockaddr_in *local, uid_t *uid);
 
 #endif
