@@ -7,7 +7,7 @@
  * event handed in by the loop; a failed attempt is retried once on a new
  * connection with a new number, within the same timeout, before the test
  * counts as failed.  Connections on port+1 from other users are closed
- * unread (the kernel's sock_diag names a loopback peer's owner), so a
+ * unread (sockdiag.c asks the kernel who owns a loopback peer), so a
  * local user's flood cannot push ssh's reply out.
  */
 #include <sys/socket.h>
@@ -15,11 +15,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-
-#include <linux/inet_diag.h>
-#include <linux/netlink.h>
-#include <linux/sock_diag.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -30,6 +25,7 @@
 
 #include "log.h"
 #include "monitor.h"
+#include "sockdiag.h"
 #include "util.h"
 
 /*
@@ -146,115 +142,6 @@ monitor_slot(const struct mon_peer *peers, int n, int64_t now,
 	return -1;
 }
 
-/* Does a peer socket in this TCP state name the user who connected? */
-static int
-owned_state(int state)
-{
-	/*
-	 * A TIME_WAIT socket reports uid 0, and a listener that happens to
-	 * hold the peer's port is not the peer.
-	 */
-	switch (state) {
-	case TCP_ESTABLISHED:
-	case TCP_FIN_WAIT1:
-	case TCP_FIN_WAIT2:
-	case TCP_CLOSE_WAIT:
-	case TCP_LAST_ACK:
-	case TCP_CLOSING:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-int
-monitor_peer_uid(int diag_fd, const struct sockaddr_in *peer,
-    const struct sockaddr_in *local, uid_t *uid)
-{
-	struct {
-		struct nlmsghdr		nlh;
-		struct inet_diag_req_v2	req;
-	} q;
-	union {
-		struct nlmsghdr	nlh;
-		char		buf[1024];
-	} r;
-	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-	struct inet_diag_msg *msg;
-	struct nlmsgerr *nerr;
-	struct nlmsghdr *h;
-	ssize_t n;
-	size_t left;
-
-	if (diag_fd == -1) {
-		errno = EBADF;
-		return -1;
-	}
-	memset(&q, 0, sizeof(q));
-	q.nlh.nlmsg_len = sizeof(q);
-	q.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-	q.nlh.nlmsg_flags = NLM_F_REQUEST;
-	/* Tells this answer from a stale one. */
-	q.nlh.nlmsg_seq = ntohs(peer->sin_port);
-	q.req.sdiag_family = AF_INET;
-	q.req.sdiag_protocol = IPPROTO_TCP;
-	q.req.idiag_states = ~0U;
-	/* The peer's socket: its own address is the source. */
-	q.req.id.idiag_sport = peer->sin_port;
-	q.req.id.idiag_dport = local->sin_port;
-	q.req.id.idiag_src[0] = peer->sin_addr.s_addr;
-	q.req.id.idiag_dst[0] = local->sin_addr.s_addr;
-	q.req.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
-	q.req.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
-	/* An answer left over from an earlier query is not this one's. */
-	while (recv(diag_fd, &r, sizeof(r), MSG_DONTWAIT) > 0)
-		continue;
-	do {
-		n = sendto(diag_fd, &q, sizeof(q), 0,
-		    (struct sockaddr *)&kernel, sizeof(kernel));
-	} while (n == -1 && errno == EINTR);
-	if (n == -1)
-		return -1;
-	/* The kernel answers while handling the request: no waiting. */
-	do {
-		n = recv(diag_fd, &r, sizeof(r), MSG_DONTWAIT);
-	} while (n == -1 && errno == EINTR);
-	if (n == -1)
-		return -1;
-	left = (size_t)n;
-	for (h = &r.nlh; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-		if (h->nlmsg_seq != q.nlh.nlmsg_seq)
-			continue;
-		if (h->nlmsg_type == NLMSG_ERROR) {
-			nerr = NLMSG_DATA(h);
-			errno = h->nlmsg_len >= NLMSG_LENGTH(sizeof(*nerr)) &&
-			    nerr->error < 0 ? -nerr->error : EPROTO;
-			return -1;
-		}
-		if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
-		    h->nlmsg_len < NLMSG_LENGTH(sizeof(*msg)))
-			break;
-		msg = NLMSG_DATA(h);
-		/*
-		 * A socket its owner has closed (inode 0) reports uid 0
-		 * too, whoever made it.
-		 */
-		if (msg->idiag_family != AF_INET ||
-		    msg->id.idiag_sport != peer->sin_port ||
-		    msg->id.idiag_dport != local->sin_port ||
-		    msg->id.idiag_src[0] != peer->sin_addr.s_addr ||
-		    msg->id.idiag_dst[0] != local->sin_addr.s_addr ||
-		    !owned_state(msg->idiag_state) || msg->idiag_inode == 0) {
-			errno = ENOENT;
-			return -1;
-		}
-		*uid = (uid_t)msg->idiag_uid;
-		return 0;
-	}
-	errno = EPROTO;
-	return -1;
-}
-
 static void
 peer_close(struct mon_peer *p)
 {
@@ -351,8 +238,7 @@ monitor_open(struct monitor *m, int port, int echo_port, int poll_s,
 	 * Without sock_diag every connection on port+1 is kept as possibly
 	 * ours; the owner check is a defence, never a condition of a test.
 	 */
-	if (echo_port == 0 && (m->diag_fd = socket(AF_NETLINK, SOCK_RAW |
-	    SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG)) == -1)
+	if (echo_port == 0 && (m->diag_fd = sockdiag_open()) == -1)
 		log_debug("monitor: unable to open sock_diag: %s; connections "
 		    "on 127.0.0.1:%d are kept whoever makes them",
 		    strerror(errno), port + 1);
@@ -786,7 +672,7 @@ accept_peers(struct monitor *m, int64_t now)
 			continue;
 		}
 		known = sl == sizeof(peer) && peer.sin_family == AF_INET &&
-		    monitor_peer_uid(m->diag_fd, &peer, &local, &owner) == 0;
+		    sockdiag_peer_uid(m->diag_fd, &peer, &local, &owner) == 0;
 		if (!monitor_admit(known, owner, m->self_uid)) {
 			refuse(m, owner);
 			close(fd);

@@ -81,7 +81,7 @@ struct monitor {
 	char		 node[72];	/* uname's node name */
 	long		 pid;		/* ours, as of monitor_start() */
 	int		 listen_fd;	/* 127.0.0.1:port+1, or -1 */
-	int		 diag_fd;	/* sock_diag, to learn peers' owners */
+	int		 diag_fd;	/* sockdiag_open(), to learn peers' owners */
 	uid_t		 self_uid;	/* connections from others are refused */
 
 	enum mon_phase	 phase;
@@ -211,15 +211,5 @@ int	monitor_slot(const struct mon_peer *peers, int n, int64_t now,
 
 /* The grace of a connection on port+1: 1 s, or twice the last test's. */
 int64_t	monitor_grace_ms(int64_t last_rtt_ms);
-
-/*
- * Ask the kernel (sock_diag on diag_fd) which user owns the socket at the
- * other end of a loopback TCP connection: peer is its address, local
- * ours.  Returns 0 with *uid set, or -1 with errno set (ENOENT: no such
- * socket, or one whose owner is not meaningful, such as TIME_WAIT).
- * Never blocks: the kernel answers within the request.
- */
-int	monitor_peer_uid(int diag_fd, const struct sockaddr_in *peer,
-	    const struct sockaddr_in *local, uid_t *uid);
 
 #endif

@@ -435,64 +435,6 @@ test_slot_rule(void **state)
 	assert_int_equal(monitor_slot(p, 3, 9999, 1000, &free_ms), 2);
 }
 
-/* sock_diag names the owner of the other end of a loopback connection. */
-static void
-test_peer_uid(void **state)
-{
-	struct sockaddr_in peer, local;
-	socklen_t pl = sizeof(peer), ll = sizeof(local);
-	int port, lfd = fake_ssh(&port), dfd, c, a;
-	uid_t uid = 12345;
-
-	(void)state;
-	errno = 0;
-	assert_int_equal(monitor_peer_uid(-1, &peer, &local, &uid), -1);
-	assert_int_equal(errno, EBADF);
-	dfd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    NETLINK_SOCK_DIAG);
-	if (dfd == -1) {
-		close(lfd);
-		skip();
-	}
-	c = connect_to(port);
-	a = accept_one(lfd);
-	assert_int_equal(getpeername(a, (struct sockaddr *)&peer, &pl), 0);
-	assert_int_equal(getsockname(a, (struct sockaddr *)&local, &ll), 0);
-	assert_int_equal(monitor_peer_uid(dfd, &peer, &local, &uid), 0);
-	assert_int_equal(uid, geteuid());
-	close(a);
-	close(c);
-	/* Another user's socket is named as such, not as ours. */
-	if ((c = connect_as(NOBODY, port)) != -1) {
-		a = accept_one(lfd);
-		pl = sizeof(peer);
-		assert_int_equal(getpeername(a, (struct sockaddr *)&peer, &pl),
-		    0);
-		assert_int_equal(monitor_peer_uid(dfd, &peer, &local, &uid), 0);
-		assert_int_equal(uid, NOBODY);
-		/* Our end of it is ours. */
-		assert_int_equal(monitor_peer_uid(dfd, &local, &peer, &uid), 0);
-		assert_int_equal(uid, geteuid());
-		/*
-		 * Closed by its owner, the peer's socket lingers (FIN_WAIT2,
-		 * TIME_WAIT) with uid 0: that names nobody, root least.
-		 */
-		close(c);
-		assert_true(closed_by_peer(a));
-		errno = 0;
-		assert_int_equal(monitor_peer_uid(dfd, &peer, &local, &uid), -1);
-		assert_int_equal(errno, ENOENT);
-		close(a);
-	}
-	/* No such connection. */
-	peer.sin_port = htons((uint16_t)dead_port());
-	errno = 0;
-	assert_int_equal(monitor_peer_uid(dfd, &peer, &local, &uid), -1);
-	assert_int_equal(errno, ENOENT);
-	close(dfd);
-	close(lfd);
-}
-
 /* ---- opening ---- */
 
 static void
@@ -1340,7 +1282,6 @@ main(void)
 		cmocka_unit_test(test_admit_rule),
 		cmocka_unit_test(test_grace_rule),
 		cmocka_unit_test(test_slot_rule),
-		cmocka_unit_test(test_peer_uid),
 		cmocka_unit_test(test_off),
 		cmocka_unit_test(test_listener),
 		cmocka_unit_test(test_listener_busy),
