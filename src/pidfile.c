@@ -41,15 +41,20 @@ pidfile_abspath(const char *path, char *out, size_t len)
 	return 0;
 }
 
-static pid_t
-read_pid(int fd)
+/*
+ * At most the first 31 bytes count, up to the first newline; a FIFO or
+ * socket (pread's ESPIPE) reads as nothing.
+ */
+pid_t
+pidfile_read(int fd)
 {
-	char buf[32];
+	char buf[32], err[64];
 	ssize_t n;
 	long long v;
-	char err[64];
 
-	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	do {
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+	} while (n == -1 && errno == EINTR);
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
@@ -57,6 +62,21 @@ read_pid(int fd)
 	if (parse_num(buf, 1, INT_MAX, &v, err, sizeof(err)) == -1)
 		return 0;
 	return (pid_t)v;
+}
+
+pid_t
+pidfile_pid(const char *path)
+{
+	pid_t pid;
+	int fd;
+
+	/* O_NONBLOCK: a FIFO planted there must not stall the reader. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY)) == -1)
+		return 0;
+	pid = pidfile_read(fd);
+	close(fd);
+	return pid;
 }
 
 /*
@@ -158,7 +178,7 @@ pidfile_open(const char *path, pid_t *holder, char *why, size_t whylen)
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		e = errno;
 		if (e == EWOULDBLOCK)
-			*holder = read_pid(fd);
+			*holder = pidfile_read(fd);
 		close(fd);
 		errno = e;
 		goto fail;

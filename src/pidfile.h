@@ -35,6 +35,21 @@ int	pidfile_open(const char *path, pid_t *holder, char *why,
 /* Replace the file's contents with pid and a newline.  0 or -1/errno. */
 int	pidfile_write(int fd, pid_t pid);
 
+/*
+ * The pid in an open pidfile (read from its start whatever fd's offset),
+ * or 0 when it holds none: empty, unreadable, not a number in
+ * 1..INT_MAX, or not a regular file.  Never blocks on a descriptor
+ * opened with O_NONBLOCK.
+ */
+pid_t	pidfile_read(int fd);
+
+/*
+ * The pid in the pidfile at path, or 0: opened read-only without
+ * following a symbolic link and without blocking, then pidfile_read().
+ * No lock is taken and the file's owner is not checked.
+ */
+pid_t	pidfile_pid(const char *path);
+
 /* Unlink path while still holding the lock, then close fd. */
 void	pidfile_remove(const char *path, int fd);
 

@@ -503,6 +503,92 @@ test_abspath(void **state)
 	assert_int_equal(chdir(cwd), 0);
 }
 
+/* ---- the one reader: pidfile_read() and pidfile_pid() ---- */
+
+static const struct {
+	const char	*content;
+	pid_t		 want;
+} contents[] = {
+	{ "4242\n", 4242 },
+	{ "4242", 4242 },		/* no newline */
+	{ "4242\ngarbage after", 4242 },	/* the first line counts */
+	{ "1\n", 1 },
+	{ "2147483647\n", 2147483647 },	/* INT_MAX */
+	{ "", 0 },			/* empty */
+	{ "\n", 0 },
+	{ "garbage\n", 0 },
+	{ "42abc\n", 0 },
+	{ " 42\n", 0 },
+	{ "0\n", 0 },
+	{ "-1\n", 0 },			/* negative: kill(-1) hits all */
+	{ "-4242\n", 0 },		/* a process group */
+	{ "2147483648\n", 0 },		/* > INT_MAX */
+	{ "99999999999999999999999999\n", 0 },
+	{ "0x10\n", 0 },
+};
+
+static void
+test_read_contents(void **state)
+{
+	size_t i;
+	int fd;
+
+	(void)state;
+	for (i = 0; i < sizeof(contents) / sizeof(contents[0]); i++) {
+		write_file(path, contents[i].content);
+		assert_int_equal(pidfile_pid(path), contents[i].want);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		/* From the start, whatever the offset. */
+		assert_int_equal(lseek(fd, 0, SEEK_END) >= 0, 1);
+		assert_int_equal(pidfile_read(fd), contents[i].want);
+		close(fd);
+	}
+}
+
+/* More than the 31 bytes read: nothing, not a pid cut short. */
+static void
+test_read_long_line(void **state)
+{
+	(void)state;
+	write_file(path, "12345678901234567890123456789012345\n");
+	assert_int_equal(pidfile_pid(path), 0);
+}
+
+static void
+test_read_missing_or_link(void **state)
+{
+	char target[300];
+
+	(void)state;
+	assert_int_equal(pidfile_pid(path), 0);
+	snprintf(target, sizeof(target), "%s.target", path);
+	write_file(target, "4242\n");
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(pidfile_pid(path), 0);
+	assert_int_equal(pidfile_read(-1), 0);
+}
+
+/* A FIFO, with or without a writer, neither blocks nor yields a pid. */
+static void
+test_read_fifo(void **state)
+{
+	int w, r;
+
+	(void)state;
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(pidfile_pid(path), 0);
+	r = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(r >= 0);
+	w = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(w >= 0);
+	assert_int_equal(write(w, "4242\n", 5), 5);
+	assert_int_equal(pidfile_read(r), 0);
+	assert_int_equal(pidfile_pid(path), 0);
+	close(w);
+	close(r);
+}
+
 int
 main(void)
 {
@@ -522,6 +608,10 @@ main(void)
 		cmocka_unit_test_setup(test_open_errors, setup),
 		cmocka_unit_test_setup(test_remove, setup),
 		cmocka_unit_test_setup(test_abspath, setup),
+		cmocka_unit_test_setup(test_read_contents, setup),
+		cmocka_unit_test_setup(test_read_long_line, setup),
+		cmocka_unit_test_setup(test_read_missing_or_link, setup),
+		cmocka_unit_test_setup(test_read_fifo, setup),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
