@@ -28,7 +28,7 @@
 #include "publish.h"
 #include "sig.h"
 #include "sshcfg.h"
-#include "state.h"
+#include "status.h"
 #include "supervise.h"
 #include "util.h"
 
@@ -474,7 +474,7 @@ main(int argc, char **argv)
 		code = conn_helper_main(cfg.fdpass_socket);
 		break;
 	case MODE_STATUS:
-		code = state_status_main(cfg.status_target, cfg.pidfile,
+		code = status_main(cfg.status_target, cfg.pidfile,
 		    cfg.json);
 		break;
 	default:

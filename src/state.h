@@ -1,7 +1,7 @@
 /*
  * The published state (DESIGN.md §Published state): a small text file
  * per instance in a runtime directory, replaced atomically on every
- * transition, and the reader behind `autossh --status`.  The file holds
+ * transition, read back by `autossh --status` (status.h).  The file holds
  * facts only (no secrets): state, pids, counters, the last exit and its
  * reason, and the connection's figures when the socket is ours.
  */
@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -132,14 +133,16 @@ int	state_parse(const char *text, size_t len, struct state *st);
 int	state_read(const char *dir, const char *name, struct state *st);
 
 /*
- * `autossh --status [target] [--json]`: print the state of the instance
- * named target, or of the one whose pidfile is target (a path), or of
- * every instance when target is NULL.  Every string is escaped with
- * log_escape() for humans, and is valid UTF-8 in JSON.  Only an instance
- * that state_alive() proves is signalled (SIGUSR2, for fresh figures).
- * Returns the exit status: 0 when at least one running instance was
- * shown, 1 otherwise.
+ * Send sig to the instance st describes, only if state_alive() proves
+ * it is that instance, through a pidfd where the kernel has them.
+ * Returns 0, or -1 with errno set (ESRCH: not proven).
  */
-int	state_status_main(const char *target, const char *pidfile, int json);
+int	state_signal(const struct state *st, int sig);
+
+/*
+ * The next instance name in an open state directory: NAME for each
+ * NAME.state file.  Returns 1 with the name in name, or 0 at the end.
+ */
+int	state_next_name(DIR *dp, char *name, size_t len);
 
 #endif
