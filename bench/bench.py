@@ -65,6 +65,10 @@ HOLD_JITTER_S = 1.0       # plus up to this much at random: a fixed hold lines
                           # and measures the phase, not the recovery
 FORGET_HOLD_S = 5         # reverse: blackholed this long after the forget
 SSHD_DOWN_S = 2           # sshd restart: stopped this long, sessions killed
+SSHD_DOWN_LONG_S = 10     # ... and the slower restart
+SSHD_DOWN_JITTER_S = 1.0  # plus up to this much at random: 1.4g sleeps whole
+                          # seconds, so a fixed gap measures its phase
+SSHD_OUTAGE_S = 60        # sshd down this long: the SYNs of an outage-minute
 LINK_DOWN_S = 5
 SETTLE_S = 1              # quiet time between "tunnel up" and a fault
 START_BOUND_S = 20
@@ -211,12 +215,13 @@ def wait_connack(maker, port, t_ref, deadline, interval=0.1, attempt_s=2.0,
         sel.close()
 
 
-def wait_answer(lab, maker, t_ref, bound, port=labmod.TUNNEL_PORT):
+def wait_answer(lab, maker, t_ref, bound, port=labmod.TUNNEL_PORT, interval=0.1):
     """Seconds from t_ref until the tunnel answers MQTT (CONNACK, confirmed by
-    the lab's publish/subscribe round trip), or None after bound seconds."""
+    the lab's publish/subscribe round trip), or None after bound seconds.
+    A new MQTT try every interval seconds."""
     deadline = t_ref + bound
     while True:
-        got = wait_connack(maker, port, t_ref, deadline)
+        got = wait_connack(maker, port, t_ref, deadline, interval=interval)
         if got is None:
             return None
         if lab.mqtt_roundtrip(port, timeout=3.0):
@@ -588,28 +593,74 @@ def sc_link(job):
     return figs
 
 
-def sc_sshd_restart(job):
-    figs = {"back": [], "from_kill": []}
+# sshd is seen listening this soon (its log is read this often), and the tunnel
+# is probed this often: the figure is a few tenths of a second.
+SSHD_READY_POLL_S = 0.005
+SSHD_PROBE_S = 0.02
+
+
+def _sshd_outage(job, lab, maker, sup, down_s, bound, figs, count_s=None):
+    """Tunnel up; sshd's listener stopped and every session killed; sshd back
+    down_s seconds after the kill. Appends the time from sshd listening until
+    the tunnel answers, and the SYNs that reached sshd's port in the first
+    count_s seconds (default: until sshd is back)."""
+    up_or_raise(job, lab, maker, sup)
+    time.sleep(SETTLE_S)
+    _syn_count_on(lab, job)
+    lab.sshd.stop()
+    t_kill = now()
+    lab.sshd.kill_sessions()
+    if count_s is not None:
+        time.sleep(max(0.0, t_kill + count_s - now()))
+        syn, syn_bytes = _syn_count_read(lab)
+        count_text = f"in the first {count_s:g} s"
+    time.sleep(max(0.0, t_kill + down_s - now()))
+    if count_s is None:
+        syn, syn_bytes = _syn_count_read(lab)
+        count_text = f"in {now() - t_kill:.1f} s"
+    lab.sshd.start(interval=SSHD_READY_POLL_S)
+    t_back = now()
+    back = wait_answer(lab, maker, t_back, bound, interval=SSHD_PROBE_S)
+    figs["back"].append(back)
+    figs["down"].append(t_back - t_kill)
+    figs["syns"].append(syn)
+    figs["syns_detail"].append(f"{syn_bytes} B with the RSTs, {count_text}")
+    if sup.watch.exited_at is not None:
+        job.note(f"{job.program}: the supervisor exited")
+
+
+def sc_sshd_restart(job, down_s):
+    figs = {"back": [], "down": [], "syns": [], "syns_detail": []}
     bound = job.opts["back_bound"]
     for lab, maker, sup in repeat_runs(job, SEED_ALIVE,
                                        ["-M", "0", "-f", "-N", "Broker"]):
-        up_or_raise(job, lab, maker, sup)
-        time.sleep(SETTLE_S)
-        lab.sshd.stop()
-        t_kill = now()
-        lab.sshd.kill_sessions()
-        time.sleep(SSHD_DOWN_S)
-        lab.sshd.start()
-        t_back = now()
-        back = wait_answer(lab, maker, t_back, bound)
-        figs["back"].append(back)
-        figs["from_kill"].append(None if back is None else back + t_back - t_kill)
-        if sup.watch.exited_at is not None:
-            job.note(f"{job.program}: the supervisor exited")
+        _sshd_outage(job, lab, maker, sup,
+                     down_s + random.uniform(0, SSHD_DOWN_JITTER_S), bound, figs)
     job.config = config_text(SEED_ALIVE)
     job.procedure = (f"tunnel up; stop sshd's listener, SIGKILL every session, start "
-                     f"sshd again {SSHD_DOWN_S} s later; time from sshd listening "
-                     f"again until the tunnel answers (bound {bound} s)")
+                     f"sshd again {down_s} to {down_s + SSHD_DOWN_JITTER_S:g} s "
+                     f"(at random) after the kill; time from sshd listening again "
+                     f"(its log read every {SSHD_READY_POLL_S * 1000:g} ms) until the "
+                     f"tunnel answers (an MQTT try every {SSHD_PROBE_S * 1000:g} ms; "
+                     f"bound {bound} s)")
+    return figs
+
+
+def sc_sshd_down(job):
+    figs = {"back": [], "down": [], "syns": [], "syns_detail": []}
+    bound = job.opts["back_bound"]
+    for lab, maker, sup in repeat_runs(job, SEED_ALIVE,
+                                       ["-M", "0", "-f", "-N", "Broker"]):
+        _sshd_outage(job, lab, maker, sup, SSHD_OUTAGE_S + random.uniform(
+            0, SSHD_DOWN_JITTER_S), bound, figs, count_s=SSHD_OUTAGE_S)
+    job.config = config_text(SEED_ALIVE)
+    job.procedure = (f"tunnel up; stop sshd's listener, SIGKILL every session; "
+                     f"SYNs from the client to sshd's port counted by nftables in "
+                     f"the server namespace for the first {SSHD_OUTAGE_S} s (bytes: "
+                     f"those SYNs and the kernel's RSTs, at IP level); sshd started "
+                     f"again {SSHD_OUTAGE_S} to {SSHD_OUTAGE_S + SSHD_DOWN_JITTER_S:g} "
+                     f"s (at random) after the kill; time from sshd listening until "
+                     f"the tunnel answers (bound {bound} s)")
     return figs
 
 
@@ -763,6 +814,50 @@ def _count_read(lab):
         pk += int(m.group(1))
         by += int(m.group(2))
     return pk, by
+
+
+NFT_SYN_TABLE = "ashbench_syn"
+
+
+def _syn_count_on(lab, job):
+    """nftables counters in the server namespace: connection attempts (SYN
+    without ACK) from the client to sshd's port, and the RSTs sent back."""
+    c, c6, port = lab.client_addr, lab.client_addr6, labmod.SSHD_PORT
+    syn = "tcp flags & (syn | ack) == syn"
+    ruleset = "\n".join([
+        f"add table inet {NFT_SYN_TABLE}",
+        f"delete table inet {NFT_SYN_TABLE}",
+        f"table inet {NFT_SYN_TABLE} {{",
+        "  chain input {",
+        "    type filter hook input priority filter + 10; policy accept;",
+        f"    ip saddr {c} tcp dport {port} {syn} counter",
+        f"    ip6 saddr {c6} tcp dport {port} {syn} counter",
+        "  }",
+        "  chain output {",
+        "    type filter hook output priority filter + 10; policy accept;",
+        f"    ip daddr {c} tcp sport {port} tcp flags & rst == rst counter",
+        f"    ip6 daddr {c6} tcp sport {port} tcp flags & rst == rst counter",
+        "  }",
+        "}", ""])
+    path = os.path.join(job.dir, "syn.nft")
+    with open(path, "w") as f:
+        f.write(ruleset)
+    r = lab.server_run(["nft", "-f", path])
+    if r.returncode != 0:
+        raise RuntimeError(f"nft: {r.stderr}")
+
+
+def _syn_count_read(lab):
+    """(SYNs, bytes of those SYNs and of the RSTs) since _syn_count_on()."""
+    r = lab.server_run(["nft", "list", "table", "inet", NFT_SYN_TABLE], quiet=True)
+    syns = by = 0
+    for line in r.stdout.splitlines():
+        m = re.search(r"counter packets (\d+) bytes (\d+)", line)
+        if m:
+            by += int(m.group(2))
+            if "dport" in line:
+                syns += int(m.group(1))
+    return syns, by
 
 
 def sc_idle(job, alive):
@@ -963,8 +1058,12 @@ SCENARIOS = [
              lambda j: sc_blackhole(j, QUICK_ALIVE), repeat=3, stage=1),
     Scenario("link", f"link down {LINK_DOWN_S} s, then up (seed config)", sc_link,
              repeat=3, stage=1),
-    Scenario("sshd-restart", f"sshd restart (sessions killed, down {SSHD_DOWN_S} s)",
-             sc_sshd_restart, repeat=3, stage=1),
+    Scenario("sshd-restart", f"sshd restart, back listening {SSHD_DOWN_S} s "
+             "after the kill (sessions killed)",
+             lambda j: sc_sshd_restart(j, SSHD_DOWN_S), repeat=3, stage=1),
+    Scenario("sshd-restart-10", f"sshd restart, back listening {SSHD_DOWN_LONG_S} s "
+             "after the kill (sessions killed)",
+             lambda j: sc_sshd_restart(j, SSHD_DOWN_LONG_S), repeat=3, stage=1),
     Scenario("blackhole-seed", "blackhole, -M 0, seed ServerAlive 30/3",
              lambda j: sc_blackhole(j, SEED_ALIVE), stage=2, full_only=True),
     Scenario("blackhole-noalive", "blackhole, -M 0, no ServerAlive",
@@ -976,6 +1075,8 @@ SCENARIOS = [
     Scenario("hung-m0", "hung ssh (SIGSTOP), -M 0", lambda j: sc_hung(j, False), stage=2),
     Scenario("reverse", f"-R {REVERSE_PORT} back after a silent outage", sc_reverse,
              stage=2),
+    Scenario("sshd-down", f"sshd down {SSHD_OUTAGE_S} s (sessions killed)",
+             sc_sshd_down, stage=2),
     Scenario("idle-seed", "idle, seed config (ServerAlive 30/3)",
              lambda j: sc_idle(j, SEED_ALIVE), stage=2),
     Scenario("idle-noalive", "idle, no ServerAlive (ours: defaults)",
@@ -1005,6 +1106,11 @@ ROWS = [
     ("link", "link up → answers, client trying during the outage, s", "back_busy",
      "s"),
     ("sshd-restart", "sshd listening → answers, s", "back", "s"),
+    ("sshd-restart", "SYNs to sshd while it was down", "syns", "n!"),
+    ("sshd-restart-10", "sshd listening → answers, s", "back", "s"),
+    ("sshd-restart-10", "SYNs to sshd while it was down", "syns", "n!"),
+    ("sshd-down", "SYNs to sshd in the first minute of the outage", "syns", "n!"),
+    ("sshd-down", "sshd listening → answers, s", "back", "s"),
     ("reverse", "lift → server's port answers, s", "back", "s"),
     ("reverse", f"ssh starts in {REVERSE_STARTS_WINDOW_S} s after the lift", "starts",
      "n!"),

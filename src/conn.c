@@ -76,6 +76,7 @@ conn_init(struct conn *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->listen_fd = c->peer_fd = c->sock_fd = -1;
+	c->lost_ms = NEVER;
 }
 
 int
@@ -238,6 +239,19 @@ conn_accept(struct conn *c, pid_t ssh_pid)
 		len += (size_t)snprintf(msg + len, sizeof(msg) - len,
 		    "reuse %s %d\nreuse_ms %u\n", a, addr_port(&c->last_local),
 		    ms);
+	}
+	/*
+	 * Refusals right after a loss are asked again quickly.  Past the
+	 * helper's range an outage is just old: say so, not something it
+	 * would reject.
+	 */
+	if (c->lost_ms != NEVER) {
+		int64_t ago = now_ms() - c->lost_ms;
+
+		if (ago > CONN_MAX_TIMEOUT_MS)
+			ago = CONN_MAX_TIMEOUT_MS;
+		len += (size_t)snprintf(msg + len, sizeof(msg) - len,
+		    "outage_ms %lld\n", (long long)ago);
 	}
 	if (send(fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len) {
 		close(fd);

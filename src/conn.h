@@ -47,6 +47,8 @@ struct conn {
 	int		reuse_port;	/* ask the helper to bind last_local */
 	uint32_t	last_rtt_us;	/* of the previous connection */
 	int		port_reused;	/* the socket got last_local's port */
+	int64_t		lost_ms;	/* when a working session was lost,
+					   NEVER once up again */
 	char		fail[256];	/* the helper's reason for CONN_FAILED */
 	char		params[1024];	/* what the helper is told */
 	size_t		params_len;
@@ -74,8 +76,9 @@ int	conn_proxy_command(const struct conn *c, const char *self, char *out,
 
 /*
  * The listener is readable: accept the helper if it is a child of ssh
- * (pid ssh_pid) running as our user, and send it the parameters.
- * Anyone else is dropped.  Never blocks.
+ * (pid ssh_pid) running as our user, and send it the parameters (with
+ * how long ago lost_ms was, when set).  Anyone else is dropped.  Never
+ * blocks.
  */
 void	conn_accept(struct conn *c, pid_t ssh_pid);
 

@@ -40,6 +40,18 @@
  */
 #define REFUSED_RETRY_MS 1000
 #define REFUSED_GRACE_MS 10000
+/*
+ * Right after a working session was lost, a refusal is most likely sshd
+ * restarting (an upgrade, a crash under a service manager), which is
+ * over within seconds.  The path is known good and a refused SYN is
+ * answered by the server's kernel alone, so ask about seven times a
+ * second for that long: a restarted sshd is then asked within about
+ * 0.1 s, so the tunnel is back within that plus ssh's handshake.  Each
+ * try is one SYN and one RST, about 120 bytes at IP level.
+ */
+#define QUICK_WINDOW_MS	12000
+#define QUICK_FIRST_MS	100
+#define QUICK_RETRY_MS	150
 /* How long a helper waits for its parameters. */
 #define PARAMS_WAIT_MS	10000
 #define RESOLVE_RETRY_MS 2000
@@ -96,6 +108,7 @@ conn_parse_params(const char *text, size_t len, struct conn_params *p)
 	memset(p, 0, sizeof(*p));
 	p->reuse.ss_family = AF_UNSPEC;
 	p->reuse_ms = 1000;
+	p->outage_ms = -1;
 	for (line = strtok_r(buf, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
 		char *v = strchr(line, ' ');
@@ -140,10 +153,33 @@ conn_parse_params(const char *text, size_t len, struct conn_params *p)
 			rc = parse_reuse(v, &p->reuse);
 		else if (strcmp(line, "reuse_ms") == 0)
 			rc = field_num(v, 100, 60000, &p->reuse_ms);
+		else if (strcmp(line, "outage_ms") == 0)
+			rc = field_num(v, 0, CONN_MAX_TIMEOUT_MS,
+			    &p->outage_ms);
 		if (rc == -1)
 			return -1;
 	}
 	return have == 3 ? 0 : -1;
+}
+
+int64_t
+conn_refused_wait_ms(int64_t outage_ms, int64_t refused_for_ms, int n,
+    uint16_t rnd)
+{
+	int64_t base;
+
+	if (outage_ms >= 0 && outage_ms < QUICK_WINDOW_MS)
+		base = n == 0 ? QUICK_FIRST_MS : QUICK_RETRY_MS;
+	else if (refused_for_ms >= REFUSED_GRACE_MS)
+		return -1;
+	else
+		base = REFUSED_RETRY_MS;
+	/*
+	 * 0.5 to 1.5 times the interval, so that many tunnels cut by one
+	 * server restart do not come back in the same instant and trip its
+	 * MaxStartups: their tries stay spread over a whole interval.
+	 */
+	return base / 2 + base * rnd / 65536;
 }
 
 /* ---- the helper ---- */
@@ -304,9 +340,10 @@ resolve(const struct conn_params *p, int sup, int64_t end)
 /*
  * Connect: a new attempt every ATTEMPT_MS across the addresses, older
  * attempts kept until their own SYN retry runs out, so a slow answer
- * still counts.  Refusals are asked again for REFUSED_GRACE_MS, then
- * end it (the server is there and says no: the supervisor's back-off
- * takes over); silence never does, unless ConnectTimeout says so.
+ * still counts.  Refusals are asked again as conn_refused_wait_ms()
+ * says, quickly just after a working session was lost, then end it (the
+ * server is there and says no: the supervisor's back-off takes over);
+ * silence never does, unless ConnectTimeout says so.
  *
  * While the previous local port is wanted, attempts come from
  * that port one at a time, each living until its own SYN retry runs
@@ -322,9 +359,9 @@ dial(const struct conn_params *p, int sup)
 	struct addrinfo *res, *ai;
 	const struct addrinfo *addrs[16];
 	unsigned refused = 0;
-	int naddr = 0, next = 0, npend = 0, last_err = ETIMEDOUT;
+	int naddr = 0, next = 0, npend = 0, last_err = ETIMEDOUT, nrefused = 0;
 	int reuse = p->reuse.ss_family != AF_UNSPEC;
-	int64_t next_ms, refused_since = NEVER;
+	int64_t next_ms, refused_since = NEVER, start_ms = now_ms();
 	int i;
 
 	if ((res = resolve(p, sup, end)) == NULL)
@@ -423,26 +460,21 @@ dial(const struct conn_params *p, int sup)
 				npend--;
 			} else
 				i++;
-		/*
-		 * Every address refused and nothing pending: ask again soon,
-		 * and give up once this has gone on for the grace period.
-		 * The wait is jittered (0.5 to 1.5 times the interval), so
-		 * that many tunnels cut by one server restart do not come
-		 * back in the same instant and trip its MaxStartups.
-		 */
+		/* Every address refused and nothing pending: ask again soon. */
 		if (refused == (1u << naddr) - 1 && npend == 0) {
 			uint16_t r = 0;
-			int64_t retry;
+			int64_t retry, t = now_ms();
 
 			if (refused_since == NEVER)
 				refused_since = now;
-			if (now_ms() - refused_since >= REFUSED_GRACE_MS)
-				break;
 			util_random(&r, sizeof(r));
-			retry = REFUSED_RETRY_MS / 2 +
-			    (int64_t)r * REFUSED_RETRY_MS / 65536;
-			if (next_ms > now_ms() + retry)
-				next_ms = now_ms() + retry;
+			retry = conn_refused_wait_ms(p->outage_ms < 0 ? -1 :
+			    p->outage_ms + (t - start_ms), t - refused_since,
+			    nrefused++, r);
+			if (retry < 0)
+				break;
+			if (next_ms > t + retry)
+				next_ms = t + retry;
 			refused = 0;
 		}
 	}

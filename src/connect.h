@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "conn.h"
 
@@ -34,7 +35,22 @@ struct conn_params {
 	char	bind_interface[32];
 	struct sockaddr_storage reuse;	/* ss_family AF_UNSPEC: none */
 	int	reuse_ms;		/* the life of one attempt from it */
+	int	outage_ms;		/* a working session was lost this
+					   long ago; -1: none since the last */
 };
 int	conn_parse_params(const char *text, size_t len, struct conn_params *p);
+
+/*
+ * How long the helper waits before asking again once every address has
+ * refused (exposed for the unit tests).  outage_ms: how long ago a
+ * working session was lost, -1 when none was; refused_for_ms: how long
+ * this helper has been refused; n: its refusals so far (0 at the
+ * first); rnd: a uniform random number for the jitter.  Within 12 s of
+ * a lost session: 0.1 s at the first refusal, then 0.15 s.  Otherwise
+ * 1 s, until the helper has been refused for 10 s: then -1, give up.
+ * Each wait is jittered to 0.5 to 1.5 times its interval.  Pure.
+ */
+int64_t	conn_refused_wait_ms(int64_t outage_ms, int64_t refused_for_ms, int n,
+	    uint16_t rnd);
 
 #endif

@@ -82,6 +82,7 @@ note_eviction(struct daemon *d)
 		    "server's stale session was cleared");
 	}
 	d->outage = 0;
+	d->conn.lost_ms = NEVER;
 }
 
 static void
@@ -137,6 +138,7 @@ reap(struct daemon *d)
 		    d->sv.after == AFTER_RESTART_POLICY)) {
 			d->outage = 1;
 			d->outage_tries = 0;
+			d->conn.lost_ms = now_ms();
 		}
 		conn_reset(&d->conn);
 		ev.wstatus = status;

@@ -347,9 +347,10 @@ class Sshd:
     def running(self):
         return self.listener_pid is not None
 
-    def start(self, timeout=10):
+    def start(self, timeout=10, interval=0.05):
         """Start the listener and wait until it prints "Server listening" for
-        every ListenAddress (sshd prints it after listen(), so connects succeed)."""
+        every ListenAddress (sshd prints it after listen(), so connects succeed).
+        The log is read every interval seconds."""
         if self.running():
             return
         # sshd insists on its privilege separation directory.
@@ -372,7 +373,7 @@ class Sshd:
             text = self.log_text(offset)
             return all(w in text for w in wanted)
 
-        if not wait_for(ready, timeout):
+        if not wait_for(ready, timeout, interval=interval):
             raise RuntimeError("sshd not ready in time:\n" + self.log_text(offset))
 
     def stop(self):

@@ -360,6 +360,11 @@ static const struct prow prows[] = {
 	{ "reuse_ms 60000", "reuse_ms 60000\n", 0 },
 	{ "reuse_ms 60001", "reuse_ms 60001\n", -1 },
 	{ "reuse_ms garbage", "reuse_ms soon\n", -1 },
+	{ "outage_ms 0", "outage_ms 0\n", 0 },
+	{ "outage_ms max", "outage_ms 1073741824\n", 0 },
+	{ "outage_ms max+1", "outage_ms 1073741825\n", -1 },
+	{ "outage_ms -1", "outage_ms -1\n", -1 },
+	{ "outage_ms garbage", "outage_ms 2s\n", -1 },
 	{ "unknown key ignored", "colour blue\n", 0 },
 	{ "blank lines", "\n\n\n", 0 },
 	{ "line without a space", "bogus\n", -1 },
@@ -1264,6 +1269,160 @@ test_accept_no_reuse_without_address(void **state)
 	conn_close(&c);
 }
 
+/* The age of the lost session a helper is told, read back. */
+static int
+accepted_outage(int64_t lost_ms)
+{
+	char buf[2048];
+	struct conn_params p;
+	struct conn c;
+	ssize_t n;
+	int s;
+
+	open_local(&c, 22);
+	c.lost_ms = lost_ms;
+	s = dial_listener(&c);
+	assert_true(readable(c.listen_fd, 1000));
+	conn_accept(&c, getppid());
+	assert_true(readable(s, 1000));
+	n = recv(s, buf, sizeof(buf), 0);
+	assert_true(n > 0);
+	assert_int_equal(conn_parse_params(buf, (size_t)n, &p), 0);
+	close(s);
+	conn_close(&c);
+	return p.outage_ms;
+}
+
+static void
+test_accept_outage(void **state)
+{
+	int ms;
+
+	(void)state;
+	/* No session lost since the last up: no line, -1 for the helper. */
+	assert_int_equal(accepted_outage(NEVER), -1);
+	ms = accepted_outage(now_ms() - 2500);
+	assert_in_range(ms, 2500, 3500);
+	/* An old outage is said within the helper's range, not refused. */
+	assert_int_equal(accepted_outage(now_ms() - 40LL * 24 * 3600 * 1000),
+	    CONN_MAX_TIMEOUT_MS);
+}
+
+/* ---- the refusal schedule ---- */
+
+/* splitmix64, seeded per run, for reproducible jitter. */
+static uint16_t
+seeded(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return (uint16_t)((z ^ (z >> 31)) >> 48);
+}
+
+static void
+test_refused_wait_bounds(void **state)
+{
+	int n;
+
+	(void)state;
+	/* Right after a loss: 0.1 s first, then 0.15 s, 0.5 to 1.5 times. */
+	assert_int_equal(conn_refused_wait_ms(0, 0, 0, 0), 50);
+	assert_int_equal(conn_refused_wait_ms(0, 0, 0, 65535), 149);
+	assert_int_equal(conn_refused_wait_ms(0, 0, 0, 32768), 100);
+	assert_int_equal(conn_refused_wait_ms(0, 0, 1, 0), 75);
+	assert_int_equal(conn_refused_wait_ms(0, 0, 1, 65535), 224);
+	/* The quick interval is a cap: it does not grow with n... */
+	for (n = 1; n < 100000; n *= 7)
+		assert_in_range(conn_refused_wait_ms(9000, 9000, n, 65535),
+		    75, 224);
+	/* ...and no refusal ends it while the window lasts. */
+	assert_in_range(conn_refused_wait_ms(11999, 11999, 500, 0), 75, 224);
+	/* After 12 s, or with no session lost: 1 s, as on a first start. */
+	assert_int_equal(conn_refused_wait_ms(12000, 0, 0, 0), 500);
+	assert_int_equal(conn_refused_wait_ms(12000, 0, 75, 65535), 1499);
+	assert_int_equal(conn_refused_wait_ms(-1, 0, 0, 0), 500);
+	assert_int_equal(conn_refused_wait_ms(-1, 9999, 9, 65535), 1499);
+	/* Then the supervisor's back-off: after 10 s of refusals. */
+	assert_int_equal(conn_refused_wait_ms(-1, 10000, 9, 0), -1);
+	assert_int_equal(conn_refused_wait_ms(12000, 11900, 75, 0), -1);
+	assert_int_equal(conn_refused_wait_ms(3600000, 10000, 1, 0), -1);
+}
+
+/*
+ * One helper refused from the moment it starts, age0 ms into an outage,
+ * on a fake clock: the times of its SYNs until it gives up.
+ */
+static int
+simulate(int64_t age0, uint64_t seed, int64_t *syn, int max, int64_t *end)
+{
+	int64_t t = 0, w;
+	int n = 0;
+
+	for (;;) {
+		assert_true(n < max);
+		syn[n] = t;
+		w = conn_refused_wait_ms(age0 < 0 ? -1 : age0 + t, t, n,
+		    seeded(&seed));
+		n++;
+		if (w < 0)
+			break;
+		t += w;
+	}
+	*end = t;
+	return n;
+}
+
+static void
+test_refused_schedule_after_loss(void **state)
+{
+	static const int64_t back_ms[] = { 2000, 10000, 11900 };
+	int64_t syn[400], end;
+	uint64_t seed;
+	size_t b;
+	int i, n;
+
+	(void)state;
+	for (seed = 1; seed <= 200; seed++) {
+		n = simulate(0, seed, syn, 400, &end);
+		/* Asked about 80 times in the quick 12 s, then handed over. */
+		assert_in_range(n, 65, 100);
+		assert_in_range(end, 12000, 12225);
+		assert_in_range(syn[1], 50, 149);
+		for (i = 2; i < n; i++)
+			assert_in_range(syn[i] - syn[i - 1], 75, 224);
+		/* sshd back 2 s or 10 s in: asked within 0.225 s. */
+		for (b = 0; b < NROWS(back_ms); b++) {
+			for (i = 0; i < n && syn[i] < back_ms[b]; i++)
+				;
+			assert_true(i < n);
+			assert_in_range(syn[i] - back_ms[b], 0, 224);
+		}
+	}
+}
+
+static void
+test_refused_schedule_otherwise(void **state)
+{
+	int64_t syn[400], end;
+	uint64_t seed;
+	int i, n;
+
+	(void)state;
+	/*
+	 * No working session lost (a first start), or a helper started
+	 * after the quick window: once a second for 10 s.
+	 */
+	for (seed = 1; seed <= 200; seed++) {
+		n = simulate(seed % 2 ? -1 : 12000, seed, syn, 400, &end);
+		assert_in_range(n, 7, 21);
+		assert_in_range(end, 10000, 11500);
+		for (i = 1; i < n; i++)
+			assert_in_range(syn[i] - syn[i - 1], 500, 1499);
+	}
+}
+
 /* ---- whole round trips ---- */
 
 /* What the fake ssh (process A) saw, written back over a pipe. */
@@ -1754,6 +1913,14 @@ main(void)
 	    NULL);
 	add_test("accept: no reuse line without an old address",
 	    test_accept_no_reuse_without_address, NULL);
+	add_test("accept: the age of a lost session", test_accept_outage,
+	    NULL);
+	add_test("refused: each wait, its bounds and cap",
+	    test_refused_wait_bounds, NULL);
+	add_test("refused: quick for 12 s after a lost session (200 seeds)",
+	    test_refused_schedule_after_loss, NULL);
+	add_test("refused: once a second otherwise (200 seeds)",
+	    test_refused_schedule_otherwise, NULL);
 	add_test("round trip: helper under a fake ssh, socket passed to both",
 	    test_roundtrip, NULL);
 	add_test("helper: refused, ConnectTimeout 1",
