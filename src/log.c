@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exitcode.h"
 #include "log.h"
 #include "util.h"
 
@@ -343,5 +344,5 @@ fatal(const char *fmt, ...)
 	fatal_hook = NULL;
 	if (hook != NULL)
 		hook();
-	exit(1);
+	exit(EXIT_FAIL);
 }

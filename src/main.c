@@ -391,8 +391,6 @@ run(struct config *cfg)
 	if (util_random(&seed, sizeof(seed)) == -1)
 		fatal("unable to read random bytes: %s", strerror(errno));
 
-	if (cfg->wait_s > 0 && !cfg->background)
-		fatal("--wait (AUTOSSH_WAIT) works with -f only");
 	if (notify_init() == -1)
 		log_warn("unable to talk to systemd: %s", strerror(errno));
 	d->watchdog_ms = notify_watchdog_ms();
