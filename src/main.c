@@ -116,6 +116,8 @@ open_pidfile(struct daemon *d, const char *path)
 	if (errno == ELOOP)
 		fatal("AUTOSSH_PIDFILE: refusing to follow the symbolic link "
 		    "%s", d->pidfile);
+	if (errno == EINVAL)
+		fatal("AUTOSSH_PIDFILE: %s is not a regular file", d->pidfile);
 	fatal("AUTOSSH_PIDFILE: unable to open %s: %s", d->pidfile,
 	    strerror(errno));
 }

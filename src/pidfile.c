@@ -4,6 +4,7 @@
  * pidfile can never go stale.
  */
 #include <sys/file.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +62,7 @@ read_pid(int fd)
 int
 pidfile_open(const char *path, pid_t *holder)
 {
+	struct stat st;
 	int fd, e;
 
 	*holder = 0;
@@ -68,6 +70,19 @@ pidfile_open(const char *path, pid_t *holder)
 	    0644);
 	if (fd == -1)
 		return -1;
+	/*
+	 * A device or a fifo is no pidfile: writing /dev/full fails, and
+	 * a failed start unlinks what it opened.
+	 */
+	if (fstat(fd, &st) == -1)
+		e = errno;
+	else
+		e = S_ISREG(st.st_mode) ? 0 : EINVAL;
+	if (e != 0) {
+		close(fd);
+		errno = e;
+		return -1;
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		e = errno;
 		if (e == EWOULDBLOCK)

@@ -20,7 +20,8 @@ int	pidfile_abspath(const char *path, char *out, size_t len);
  * Open and lock path (O_RDWR|O_CREAT|O_CLOEXEC|O_NOFOLLOW, mode 0644).
  * Returns the descriptor, which holds the lock until closed.  On failure
  * returns -1 with errno set; EWOULDBLOCK means another process holds the
- * lock, and then *holder is its pid as read from the file (0 if unknown).
+ * lock, and then *holder is its pid as read from the file (0 if unknown);
+ * EINVAL means path is not a regular file.
  * A file left by a dead process is simply taken over.
  */
 int	pidfile_open(const char *path, pid_t *holder);

@@ -328,6 +328,24 @@ test_symlink_refused(void **state)
 	}
 }
 
+/* A fifo (or a device) is refused before anything is locked or written. */
+static void
+test_not_regular_refused(void **state)
+{
+	struct stat st;
+	pid_t holder = 12345;
+
+	(void)state;
+	assert_int_equal(mkfifo(path, 0644), 0);
+	errno = 0;
+	assert_int_equal(pidfile_open(path, &holder), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(holder, 0);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	assert_int_equal(unlink(path), 0);
+}
+
 static void
 test_open_errors(void **state)
 {
@@ -425,6 +443,7 @@ main(void)
 		cmocka_unit_test_setup(test_stale_garbage, setup),
 		cmocka_unit_test_setup(test_stale_dead_pid, setup),
 		cmocka_unit_test_setup(test_symlink_refused, setup),
+		cmocka_unit_test_setup(test_not_regular_refused, setup),
 		cmocka_unit_test_setup(test_open_errors, setup),
 		cmocka_unit_test_setup(test_remove, setup),
 		cmocka_unit_test_setup(test_abspath, setup),
