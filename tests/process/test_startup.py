@@ -126,6 +126,10 @@ def test_f_returns_once_the_daemon_wrote_its_pid(run):
         assert pid != run.proc.pid
         assert os.readlink(f"/proc/{pid}/cwd") == "/"
         assert run.wait_starts(1)
+        # ssh still starts where the user was, for relative paths in its
+        # options.
+        ssh = run.starts()[0][1]
+        assert os.readlink(f"/proc/{ssh}/cwd") == str(run.tmp)
         os.kill(pid, signal.SIGTERM)
         assert wait_for(lambda: not pidfile.exists())
     finally:

@@ -554,6 +554,42 @@ test_no_inherited_fds(void **state)
 }
 
 /*
+ * ssh starts in the directory it is given (the user's, after -f has
+ * moved us to /), so that relative paths in its options keep working;
+ * a directory that is gone is no reason not to start it.
+ */
+static void
+test_spawn_cwd(void **state)
+{
+	char *const argv[] = { (char *)"sh", (char *)"-c",
+	    (char *)"pwd >&2", NULL };
+	char gone[128], here[PATH_MAX];
+	struct child c;
+	pid_t pid;
+
+	(void)state;
+	/* We run elsewhere: the child's directory can only come from cwd. */
+	assert_non_null(getcwd(here, sizeof(here)));
+	assert_int_not_equal(strcmp(tmpdir, "/"), 0);
+	assert_int_equal(chdir("/"), 0);
+	pid = child_spawn(&c, "/bin/sh", argv, tmpdir, 0);
+	assert_true(pid > 0);
+	read_to_eof(&c);
+	assert_string_equal(c.last, tmpdir);
+	wait_status(pid);
+	child_gone(&c);
+
+	snprintf(gone, sizeof(gone), "%s/gone", tmpdir);
+	pid = child_spawn(&c, "/bin/sh", argv, gone, 0);
+	assert_true(pid > 0);
+	read_to_eof(&c);
+	assert_string_equal(c.last, "/");
+	wait_status(pid);
+	child_gone(&c);
+	assert_int_equal(chdir(here), 0);
+}
+
+/*
  * ssh must die with us (PR_SET_PDEATHSIG).  An intermediate process
  * spawns it and dies; we are the subreaper, so the orphan comes to us
  * and its status tells how it ended.
@@ -602,6 +638,7 @@ main(void)
 		    restore_path),
 		cmocka_unit_test(test_spawn_and_read),
 		cmocka_unit_test(test_read_partial_lines),
+		cmocka_unit_test(test_spawn_cwd),
 		cmocka_unit_test(test_read_no_cause),
 		cmocka_unit_test(test_read_long_line),
 		cmocka_unit_test(test_spawn_exec_fails),
