@@ -154,3 +154,24 @@ def test_pidfile_must_be_a_regular_file(run):
     assert f"AUTOSSH_PIDFILE: {fifo} is not a regular file" in run.stderr()
     assert fifo.is_fifo()
     assert run.starts() == []
+
+
+def test_closed_stdio_is_filled_before_anything_is_opened(run):
+    # Started with 0, 1 and 2 closed: whatever autossh opens first (the
+    # log file here) would land on them, and ssh would write its errors
+    # into it.  They must be /dev/null before anything else is opened.
+    def close_stdio():
+        for fd in (0, 1, 2):
+            os.close(fd)
+
+    run.plan.write_text("forever 0\n")
+    run.proc = subprocess.Popen(
+        [str(_autossh_bin()), "-M0", "-N", "Broker"], env=run.env(),
+        cwd=run.tmp, preexec_fn=close_stdio)
+    assert run.wait_starts(1), run.log()
+    for fd in (0, 1, 2):
+        assert os.readlink(f"/proc/{run.proc.pid}/fd/{fd}") == "/dev/null"
+    logfd = [fd for fd in os.listdir(f"/proc/{run.proc.pid}/fd")
+             if os.readlink(f"/proc/{run.proc.pid}/fd/{fd}") ==
+             str(run.logfile)]
+    assert logfd and min(int(fd) for fd in logfd) > 2, logfd
