@@ -664,6 +664,13 @@ config_parse(struct config *cfg, int argc, char **argv, char **envp,
 		return fail(&ps, "no destination given (usage: autossh [-M "
 		    "port[:echo_port]] [-f] [SSH_OPTIONS] [user@]host "
 		    "[command])");
+	/*
+	 * Checked here, not when starting: a combination that can never
+	 * work must be refused before anything (ssh -G, the pidfile, the
+	 * monitor port) has been touched.
+	 */
+	if (cfg->wait_s > 0 && !cfg->background)
+		return fail(&ps, "--wait (AUTOSSH_WAIT) works with -f only");
 	if (cfg->background)
 		cfg->gate_s = 0;
 	return inject_monitor(&ps);

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exitcode.h"
 #include "log.h"
 #include "util.h"
 
@@ -385,5 +386,5 @@ fatal(const char *fmt, ...)
 	fatal_hook = NULL;
 	if (hook != NULL)
 		hook();
-	exit(1);
+	exit(EXIT_FAIL);
 }

@@ -98,6 +98,14 @@ choose_sinks(const struct config *cfg, int foreground)
 }
 
 static void
+write_pidfile(struct daemon *d)
+{
+	if (pidfile_write(d->pidfile_fd, getpid()) == -1)
+		fatal("AUTOSSH_PIDFILE: unable to write %s: %s", d->pidfile,
+		    strerror(errno));
+}
+
+static void
 open_pidfile(struct daemon *d, const char *path)
 {
 	char why[PATH_MAX + 128];
@@ -118,9 +126,13 @@ open_pidfile(struct daemon *d, const char *path)
 }
 
 /*
- * -f --wait: the foreground parent reads the daemon's reports ("U up",
- * "R reason" for each failure, "X reason" at exit) until the tunnel is
- * up, the daemon gives up, or wait_s pass.  Returns the exit status.
+ * -f: the foreground parent reads the daemon's reports until it may
+ * return.  "S" says start-up is over: every start-up error has been
+ * reported by then, by the daemon itself on the standard error it still
+ * shares with us, so an end of file before "S" means it failed.  With
+ * --wait (wait_s > 0) the parent then goes on reading "U up", "R reason"
+ * for each failure and "X reason" at exit, until the tunnel is up, the
+ * daemon gives up, or wait_s pass.  Returns the exit status.
  */
 static int
 wait_for_daemon(int fd, int wait_s, const char *dest)
@@ -128,14 +140,15 @@ wait_for_daemon(int fd, int wait_s, const char *dest)
 	int64_t end = now_ms() + (int64_t)wait_s * 1000;
 	char buf[2048], last[512] = "no answer yet";
 	size_t len = 0;
+	int started = 0;
 
 	for (;;) {
 		struct pollfd pfd = { fd, POLLIN, 0 };
-		int64_t left = end - now_ms();
+		int64_t left = started ? end - now_ms() : -1;
 		char *nl;
 		ssize_t n;
 
-		if (left <= 0) {
+		if (started && left <= 0) {
 			dprintf(STDERR_FILENO, "autossh: error: the tunnel to %s "
 			    "is not up after %d s (%s); autossh keeps trying "
 			    "in the background\n", dest, wait_s, last);
@@ -144,6 +157,10 @@ wait_for_daemon(int fd, int wait_s, const char *dest)
 		if (poll(&pfd, 1, (int)left) <= 0)
 			continue;
 		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0 && !started)
+			return EXIT_FAIL;
 		if (n <= 0) {
 			dprintf(STDERR_FILENO, "autossh: error: the tunnel to %s "
 			    "did not come up: %s\n", dest, last);
@@ -153,7 +170,14 @@ wait_for_daemon(int fd, int wait_s, const char *dest)
 		buf[len] = '\0';
 		while ((nl = strchr(buf, '\n')) != NULL) {
 			*nl = '\0';
-			if (buf[0] == 'U')
+			if (buf[0] == 'S') {
+				started = 1;
+				if (wait_s == 0)
+					return EXIT_OK;
+				/* The --wait time counts from here. */
+				end = now_ms() + (int64_t)wait_s * 1000;
+			}
+			if (buf[0] == 'U' && started)
 				return EXIT_OK;
 			/*
 			 * The daemon escapes what it sends; escape again in
@@ -171,31 +195,31 @@ wait_for_daemon(int fd, int wait_s, const char *dest)
 }
 
 /*
- * -f: detach from the terminal.  The parent exits at once, or with
- * --wait once the daemon reports; the daemon gets the pipe's write end
- * in *wait_fd (-1 without --wait).
+ * -f: detach from the terminal.  The parent does not return: it exits
+ * once the daemon has started (with --wait, once it reports), or with
+ * EXIT_FAIL if the daemon dies first.  The daemon gets the pipe's write
+ * end in *report_fd, and keeps the caller's standard error until
+ * daemon_started(), so that fatal() still reaches the user.
  */
 static void
-daemonize(const struct config *cfg, int *wait_fd)
+daemonize(const struct config *cfg, int *report_fd)
 {
-	int fd, p[2] = { -1, -1 };
+	int fd, p[2];
 	pid_t pid;
 
-	if (cfg->wait_s > 0 && pipe2(p, O_CLOEXEC) == -1)
+	if (pipe2(p, O_CLOEXEC) == -1)
 		fatal("unable to create a pipe: %s", strerror(errno));
 	pid = fork();
 	if (pid == -1)
 		fatal("unable to fork: %s", strerror(errno));
 	if (pid > 0) {
-		if (p[0] == -1)
-			_exit(EXIT_OK);
 		close(p[1]);
+		/* _exit: the pidfile and its lock now belong to the daemon. */
 		_exit(wait_for_daemon(p[0], cfg->wait_s,
 		    config_destination(cfg)));
 	}
-	if (p[0] != -1)
-		close(p[0]);
-	*wait_fd = p[1];
+	close(p[0]);
+	*report_fd = p[1];
 	if (setsid() == -1)
 		fatal("unable to start a new session: %s", strerror(errno));
 	if (chdir("/") == -1)
@@ -204,9 +228,31 @@ daemonize(const struct config *cfg, int *wait_fd)
 		fatal("unable to open /dev/null: %s", strerror(errno));
 	dup2(fd, STDIN_FILENO);
 	dup2(fd, STDOUT_FILENO);
-	dup2(fd, STDERR_FILENO);
 	if (fd > STDERR_FILENO)
 		close(fd);
+}
+
+/*
+ * -f: start-up is over.  Tell the parent, which returns now unless it
+ * waits for the tunnel (--wait keeps the pipe open for publish.c), and
+ * let go of the terminal's standard error.
+ */
+static void
+daemon_started(struct daemon *d)
+{
+	int fd;
+
+	if (write(d->wait_fd, "S\n", 2) == -1)
+		log_debug("unable to tell the parent we started: %s",
+		    strerror(errno));
+	if (d->cfg->wait_s == 0) {
+		close(d->wait_fd);
+		d->wait_fd = -1;
+	}
+	if ((fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
+		fatal("unable to open /dev/null: %s", strerror(errno));
+	dup2(fd, STDERR_FILENO);
+	close(fd);
 }
 
 /* Insert "-o" and opt before the destination, after the user's options. */
@@ -387,17 +433,22 @@ run(struct config *cfg)
 			fatal("unable to find ssh in PATH or /usr/bin/ssh: %s",
 			    strerror(errno));
 	}
+	if (util_random(&seed, sizeof(seed)) == -1)
+		fatal("unable to read random bytes: %s", strerror(errno));
 	prepare_ssh(d, cfg);
-	if (cfg->pidfile != NULL)
+	/* From here on a fatal error must not leave the pidfile behind. */
+	log_set_fatal_hook(emergency);
+	if (cfg->pidfile != NULL) {
 		open_pidfile(d, cfg->pidfile);
+		/*
+		 * Write it now, to find a file we cannot write before -f
+		 * returns; the daemon writes its own pid again below.
+		 */
+		write_pidfile(d);
+	}
 	open_monitor(d, cfg);
 	if (sig_init() == -1)
 		fatal("unable to set up signal handling: %s", strerror(errno));
-	if (util_random(&seed, sizeof(seed)) == -1)
-		fatal("unable to read random bytes: %s", strerror(errno));
-
-	if (cfg->wait_s > 0 && !cfg->background)
-		fatal("--wait (AUTOSSH_WAIT) works with -f only");
 	if (notify_init() == -1)
 		log_warn("unable to talk to systemd: %s", strerror(errno));
 	d->watchdog_ms = notify_watchdog_ms();
@@ -408,15 +459,14 @@ run(struct config *cfg)
 	if (cfg->background)
 		daemonize(cfg, &d->wait_fd);
 	log_init(level, choose_sinks(cfg, !cfg->background));
-	if (d->pidfile_fd != -1 && pidfile_write(d->pidfile_fd, getpid()) ==
-	    -1)
-		fatal("AUTOSSH_PIDFILE: unable to write %s: %s", d->pidfile,
-		    strerror(errno));
-	log_set_fatal_hook(emergency);
+	if (cfg->background && d->pidfile_fd != -1)
+		write_pidfile(d);
 	publish_init(d);
 	if (netwatch_open(&d->nw) == -1)
 		log_warn("unable to watch the network (restarts will not follow "
 		    "link changes): %s", strerror(errno));
+	if (cfg->background)
+		daemon_started(d);
 
 	make_policy(cfg, d->markers, &policy);
 	sv_init(&d->sv, &policy, now_ms(), seed);

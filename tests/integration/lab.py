@@ -229,6 +229,30 @@ def netns_socket(ns, family=socket.AF_INET, type=socket.SOCK_STREAM):
     return box["sock"]
 
 
+def netns_listener(ns, addr, port, backlog=16):
+    """A TCP socket listening on addr:port inside the named namespace.
+
+    SO_REUSEADDR, as every real server sets it (ssh's forwards, sshd,
+    mosquitto): the namespaces live for the whole session, and a tunnel an
+    earlier test tore down with a connection open leaves ssh's end of it,
+    local address addr:port, in TIME_WAIT for a minute. A plain bind() fails
+    on that with EADDRINUSE although nothing listens; with SO_REUSEADDR only
+    a real listener is a conflict. An IPv6 socket is IPv6 only.
+    """
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    s = netns_socket(ns, family)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.bind((addr, port))
+        s.listen(backlog)
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
 def _run(argv, input=None, check=True, timeout=15):
     """Run a host command; raise with its stderr if it fails and check is set."""
     r = subprocess.run(argv, input=input, capture_output=True, text=True,
@@ -998,13 +1022,8 @@ class Lab:
         socks = []
         try:
             for addr in addresses:
-                family = socket.AF_INET6 if ":" in addr else socket.AF_INET
-                s = netns_socket(self.server_ns, family)
-                socks.append(s)
-                if family == socket.AF_INET6:
-                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                s.bind((addr, port))
-                s.listen(16)
+                # Still refuses sshd's bind: only one socket may listen.
+                socks.append(netns_listener(self.server_ns, addr, port))
         except BaseException:
             for s in socks:
                 s.close()

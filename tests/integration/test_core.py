@@ -123,7 +123,12 @@ def test_auth_failure_at_first_start_exits_1_without_looping(lab, autossh):
 
 
 @pytest.mark.timeout(90)
-def test_gate_0_retries_with_growing_jittered_waits(lab, autossh):
+def test_gate_0_retries_within_the_backoff_caps(lab, autossh):
+    # Only what holds for every draw is asserted here: the waits are
+    # random, and a claim such as "one of them exceeds 1 s" fails by
+    # design now and then.  How the draws spread under their caps (the
+    # cap grows, full jitter reaches down to 0) is checked with fixed
+    # seeds in test_supervise.c's "back-off series" tests.
     prog = autossh(["-M0", "-N", "-l", "nosuchuser", "Broker"],
                    env={"AUTOSSH_GATETIME": "0", "AUTOSSH_BACKOFF_MAX": "8"})
 
@@ -134,12 +139,10 @@ def test_gate_0_retries_with_growing_jittered_waits(lab, autossh):
     assert labmod.wait_for(lambda: len(waits()) >= 7, 60), prog.log_text()
     assert prog.alive()
     w = waits()
-    # Full jitter: wait n lies in [0, min(8, 2^n)] seconds...
+    # Wait n lies in [0, min(8, 2^n)] seconds; 0.05 s covers the rounding
+    # of the logged value.
     for n, x in enumerate(w):
         assert 0 <= x <= min(8, 2 ** n) + 0.05, (n, w)
-    # ...the waits differ, and the later ones can be longer than 1 s.
-    assert len(set(w)) > 1
-    assert max(w[3:]) > 1, w
 
 
 def _seconds(text):

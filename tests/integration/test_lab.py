@@ -6,6 +6,7 @@ supervisor is the point. A probe that passes must also be able to fail, so
 each fault is checked in both directions.
 """
 
+import errno
 import subprocess
 import time
 
@@ -34,13 +35,44 @@ def test_probe_fails_without_tunnel(lab):
     # ...but nothing forwards 22883 in the client namespace.
     assert not lab.mqtt_roundtrip(timeout=1)
     # A listener that accepts but does not speak MQTT is not enough either.
-    fake = labmod.netns_socket(lab.client_ns)
+    fake = labmod.netns_listener(lab.client_ns, "127.0.0.1", labmod.TUNNEL_PORT)
     try:
-        fake.bind(("127.0.0.1", labmod.TUNNEL_PORT))
-        fake.listen(8)
         assert not lab.mqtt_roundtrip(timeout=1)
     finally:
         fake.close()
+
+
+def test_listener_binds_over_an_earlier_tunnels_time_wait(lab):
+    # An MQTT client connected through the tunnel, then the tunnel killed
+    # before the client: ssh's end of the connection, 127.0.0.1:22883,
+    # closes first and stays in TIME_WAIT for a minute.  Killing everything
+    # at once after a test, as the lab does, gets there as often as not.
+    ssh = start_tunnel(lab)
+    sub = lab.client_popen(["mosquitto_sub", "-h", "127.0.0.1", "-p",
+                            str(labmod.TUNNEL_PORT), "-t", "lab/tw"])
+
+    def ssh_side(state):
+        r = lab.client_run(["ss", "-tanH", "state", state, "sport", "=",
+                            f":{labmod.TUNNEL_PORT}"])
+        return r.stdout.strip()
+
+    assert labmod.wait_for(lambda: ssh_side("established"), 10), _out(sub)
+    ssh.kill()
+    ssh.wait(5)
+    # The client sees the end of file and closes (or is killed here).
+    lab.kill_client_processes()
+    assert labmod.wait_for(lambda: ssh_side("time-wait"), 5)
+    # Nothing listens, yet a plain bind fails: the flake this avoids...
+    plain = labmod.netns_socket(lab.client_ns)
+    try:
+        with pytest.raises(OSError) as e:
+            plain.bind(("127.0.0.1", labmod.TUNNEL_PORT))
+        assert e.value.errno == errno.EADDRINUSE
+    finally:
+        plain.close()
+    # ...and the lab's listener takes the port all the same.
+    labmod.netns_listener(lab.client_ns, "127.0.0.1",
+                          labmod.TUNNEL_PORT).close()
 
 
 def test_probe_through_plain_ssh(lab):

@@ -77,6 +77,7 @@ class Run:
         self.plan = tmp / "plan"
         self.count = tmp / "count"
         self.sshlog = tmp / "ssh.log"
+        self.querylog = tmp / "ssh-G.log"
         self.logfile = tmp / "autossh.log"
         self.proc = None
         self.stderr_path = tmp / "stderr"
@@ -90,6 +91,7 @@ class Run:
             "FAKESSH_PLAN": str(self.plan),
             "FAKESSH_COUNT": str(self.count),
             "FAKESSH_LOG": str(self.sshlog),
+            "FAKESSH_GLOG": str(self.querylog),
             "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
         }
         for k, v in extra.items():
@@ -132,6 +134,12 @@ class Run:
             f = line.split(" ", 5)
             out.append((int(f[1]), int(f[3]), f[5] if len(f) > 5 else ""))
         return out
+
+    def queries(self):
+        """How many times `ssh -G` was run."""
+        if not self.querylog.exists():
+            return 0
+        return len(self.querylog.read_text().splitlines())
 
     def wait_starts(self, n, timeout=10):
         return wait_for(lambda: len(self.starts()) >= n, timeout)

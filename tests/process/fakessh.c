@@ -11,7 +11,8 @@
  *
  * Environment: FAKESSH_PLAN (the plan file), FAKESSH_LOG (appended one
  * line per start: "start <n> pid <pid> args <argv...>"), FAKESSH_COUNT
- * (a counter file).  "-G" prints a minimal ssh -G output and exits 0.
+ * (a counter file), FAKESSH_GLOG (appended one line per "-G" query, which
+ * is not a start).  "-G" prints a minimal ssh -G output and exits 0.
  */
 #include <sys/file.h>
 
@@ -83,6 +84,13 @@ main(int argc, char **argv)
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-G") == 0) {
+			const char *glog = getenv("FAKESSH_GLOG");
+			FILE *f;
+
+			if (glog != NULL && (f = fopen(glog, "a")) != NULL) {
+				fprintf(f, "query pid %ld\n", (long)getpid());
+				fclose(f);
+			}
 			printf("hostname fakehost\nport 22\n"
 			    "serveraliveinterval 0\nserveralivecountmax 3\n");
 			return 0;

@@ -303,19 +303,57 @@ test_spawn_and_read(void **state)
 	assert_string_equal(child_reason(&c), "Permission denied (publickey).");
 }
 
+/*
+ * A line split across two reads.  The child copies its stdin, a pipe
+ * the test writes, to its stderr: the test writes the first part, sees
+ * it read and held back as a partial line, and only then writes the rest.
+ */
 static void
 test_read_partial_lines(void **state)
 {
+	static const char part1[] = "Connection reset by 192.0.2.1 port 22\r\n"
+	    "debug1: x\nTimeout, server h not res";
+	static const char held[] = "Timeout, server h not res";
+	static const char part2[] = "ponding.";
 	char *const argv[] = { (char *)"sh", (char *)"-c",
-	    (char *)"printf 'Connection reset by 192.0.2.1 port 22\\r\\n"
-	    "debug1: x\\nTimeout, server h not res' >&2; "
-	    "sleep 0.2; printf 'ponding.' >&2", NULL };
+	    (char *)"exec cat >&2", NULL };
 	struct child c;
+	int p[2], saved_stdin, rounds;
 	pid_t pid;
 
 	(void)state;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	/* The child inherits stdin: lend it the pipe's read end. */
+	saved_stdin = dup(STDIN_FILENO);
+	assert_true(saved_stdin >= 0);
+	assert_int_equal(dup2(p[0], STDIN_FILENO), STDIN_FILENO);
 	pid = child_spawn(&c, "/bin/sh", argv, NULL, 0);
+	assert_int_equal(dup2(saved_stdin, STDIN_FILENO), STDIN_FILENO);
+	close(saved_stdin);
+	close(p[0]);
 	assert_true(pid > 0);
+
+	assert_int_equal(write(p[1], part1, sizeof(part1) - 1),
+	    (ssize_t)(sizeof(part1) - 1));
+	/* Until the first part is in, or a piece of it passed for a line. */
+	for (rounds = 0; c.len < sizeof(held) - 1 &&
+	    strstr(c.last, "Timeout") == NULL; rounds++) {
+		struct pollfd pfd = { c.errfd, POLLIN, 0 };
+
+		if (rounds == 100)
+			fail_msg("the first part was not read");
+		if (poll(&pfd, 1, 100) == -1)
+			assert_int_equal(errno, EINTR);
+		assert_int_equal(child_read(&c) & CHILD_EOF, 0);
+	}
+	/* The complete lines are taken, the partial one is held back. */
+	assert_int_equal(c.len, sizeof(held) - 1);
+	assert_memory_equal(c.buf, held, c.len);
+	assert_string_equal(c.last, "Connection reset by 192.0.2.1 port 22");
+
+	assert_int_equal(write(p[1], part2, sizeof(part2) - 1),
+	    (ssize_t)(sizeof(part2) - 1));
+	close(p[1]);
 	read_to_eof(&c);
 	/* The CR is gone; the unterminated last line still counts. */
 	assert_int_equal(c.cause, CAUSE_TRANSIENT);
@@ -544,6 +582,42 @@ test_no_inherited_fds(void **state)
 }
 
 /*
+ * ssh starts in the directory it is given (the user's, after -f has
+ * moved us to /), so that relative paths in its options keep working;
+ * a directory that is gone is no reason not to start it.
+ */
+static void
+test_spawn_cwd(void **state)
+{
+	char *const argv[] = { (char *)"sh", (char *)"-c",
+	    (char *)"pwd >&2", NULL };
+	char gone[128], here[PATH_MAX];
+	struct child c;
+	pid_t pid;
+
+	(void)state;
+	/* We run elsewhere: the child's directory can only come from cwd. */
+	assert_non_null(getcwd(here, sizeof(here)));
+	assert_int_not_equal(strcmp(tmpdir, "/"), 0);
+	assert_int_equal(chdir("/"), 0);
+	pid = child_spawn(&c, "/bin/sh", argv, tmpdir, 0);
+	assert_true(pid > 0);
+	read_to_eof(&c);
+	assert_string_equal(c.last, tmpdir);
+	wait_status(pid);
+	child_gone(&c);
+
+	snprintf(gone, sizeof(gone), "%s/gone", tmpdir);
+	pid = child_spawn(&c, "/bin/sh", argv, gone, 0);
+	assert_true(pid > 0);
+	read_to_eof(&c);
+	assert_string_equal(c.last, "/");
+	wait_status(pid);
+	child_gone(&c);
+	assert_int_equal(chdir(here), 0);
+}
+
+/*
  * ssh must die with us (PR_SET_PDEATHSIG).  An intermediate process
  * spawns it and dies; we are the subreaper, so the orphan comes to us
  * and its status tells how it ended.
@@ -593,6 +667,7 @@ main(void)
 		cmocka_unit_test(test_spawn_and_read),
 		cmocka_unit_test(test_read_partial_lines),
 		cmocka_unit_test(test_read_nul_byte),
+		cmocka_unit_test(test_spawn_cwd),
 		cmocka_unit_test(test_read_no_cause),
 		cmocka_unit_test(test_read_long_line),
 		cmocka_unit_test(test_spawn_exec_fails),

@@ -434,6 +434,10 @@ static const struct err_row err_rows[] = {
 	    "--wait: '86401' is out of range 1..86400" },
 	{ "--wait=soon", { "--wait=soon", "host" }, { NULL },
 	    "--wait: 'soon' is not a number (expected 1..86400)" },
+	{ "--wait without -f", { "--wait", "host" }, { NULL },
+	    "--wait (AUTOSSH_WAIT) works with -f only" },
+	{ "AUTOSSH_WAIT without -f", { "host" }, { "AUTOSSH_WAIT=5", NULL },
+	    "--wait (AUTOSSH_WAIT) works with -f only" },
 	{ "--name=a/b", { "--name=a/b", "host" }, { NULL },
 	    "--name: 'a/b' is not a valid name (1..64 of A-Z a-z 0-9 . _ @ "
 	    ": + -, not starting with '.')" },
@@ -674,10 +678,12 @@ test_env_row(void **state)
 {
 	const struct env_row *r = *state;
 	const char *args[] = { "host", NULL };
+	/* --wait is refused without -f; -f would zero the gate time. */
+	const char *bg_args[] = { "-f", "host", NULL };
 	const char *env[] = { "HOME=/root", r->env, "TERM=dumb", NULL };
 	int rc;
 
-	rc = parse(&cfg, args, env);
+	rc = parse(&cfg, r->field == F_WAIT ? bg_args : args, env);
 	if (r->err == NULL) {
 		if (rc != 0)
 			print_error("config_parse: %s\n", errbuf);
@@ -800,26 +806,26 @@ struct prec_row {
 };
 
 static const struct prec_row prec_rows[] = {
-	{ "defaults", { "host" }, { NULL }, 45, 60, 0, "" },
+	{ "defaults", { "-f", "host" }, { NULL }, 45, 60, 0, "" },
 	{ "variables alone",
-	    { "host" }, { "AUTOSSH_DEADLINE=20", "AUTOSSH_BACKOFF_MAX=7",
-	    "AUTOSSH_WAIT=9", "AUTOSSH_NAME=envname", NULL },
+	    { "-f", "host" }, { "AUTOSSH_DEADLINE=20",
+	    "AUTOSSH_BACKOFF_MAX=7", "AUTOSSH_WAIT=9", "AUTOSSH_NAME=envname", NULL },
 	    20, 7, 9, "envname" },
 	{ "options alone",
-	    { "--deadline=0", "--backoff-max=86400", "--wait", "--name=opt",
-	    "host" }, { NULL }, 0, 86400, 60, "opt" },
+	    { "-f", "--deadline=0", "--backoff-max=86400", "--wait",
+	    "--name=opt", "host" }, { NULL }, 0, 86400, 60, "opt" },
 	{ "options in the next argument",
-	    { "--deadline", "86400", "--backoff-max", "1", "--name",
+	    { "-f", "--deadline", "86400", "--backoff-max", "1", "--name",
 	    "a.b_c@d:e+f-9", "host" }, { NULL }, 86400, 1, 0,
 	    "a.b_c@d:e+f-9" },
 	{ "options win over variables",
-	    { "--deadline=10", "--backoff-max=2", "--wait=3", "--name=opt",
-	    "host" }, { "AUTOSSH_DEADLINE=20", "AUTOSSH_BACKOFF_MAX=7",
+	    { "-f", "--deadline=10", "--backoff-max=2", "--wait=3",
+	    "--name=opt", "host" }, { "AUTOSSH_DEADLINE=20", "AUTOSSH_BACKOFF_MAX=7",
 	    "AUTOSSH_WAIT=9", "AUTOSSH_NAME=envname", NULL },
 	    10, 2, 3, "opt" },
 	{ "--name of 64 bytes",
-	    { "--name=1234567890123456789012345678901234567890123456789012345"
-	    "678901234", "host" }, { NULL }, 45, 60, 0,
+	    { "-f", "--name=12345678901234567890123456789012345678901234"
+	    "56789012345678901234", "host" }, { NULL }, 45, 60, 0,
 	    "12345678901234567890123456789012345678901234567890"
 	    "12345678901234" },
 };

@@ -1170,6 +1170,9 @@ test_accept_child_gets_params(void **state)
 	assert_true(readable(c.listen_fd, 1000));
 	conn_accept(&c, getppid());
 	assert_true(c.peer_fd >= 0);
+	/* The helper's connection is not for ssh to inherit. */
+	assert_true(fcntl(c.peer_fd, F_GETFD) & FD_CLOEXEC);
+	assert_true(fcntl(c.peer_fd, F_GETFL) & O_NONBLOCK);
 	assert_true(readable(s, 1000));
 	n = recv(s, buf, sizeof(buf) - 1, 0);
 	assert_int_equal(n, (ssize_t)c.params_len);

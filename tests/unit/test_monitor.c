@@ -795,6 +795,13 @@ test_loop_strays_fill_slots(void **state)
 		assert_int_equal(step(&m, now, 100, why, sizeof(why)),
 		    MON_NONE);
 	}
+	/* What we accepted, and our own test connection, stay ours. */
+	assert_true(fcntl(m.fd, F_GETFD) & FD_CLOEXEC);
+	for (i = 0; i < MON_MAX_PEERS; i++) {
+		assert_true(m.peers[i].fd >= 0);
+		assert_true(fcntl(m.peers[i].fd, F_GETFD) & FD_CLOEXEC);
+		assert_true(fcntl(m.peers[i].fd, F_GETFL) & O_NONBLOCK);
+	}
 	back = connect_to(port + 1);
 	send_text(back, line);
 	/* Full: the listener rests until the oldest's grace is over. */

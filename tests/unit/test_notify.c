@@ -8,7 +8,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -149,6 +151,38 @@ test_empty(void **state)
 	assert_null(getenv("NOTIFY_SOCKET"));
 }
 
+/* Every socket we hold is close-on-exec; returns how many there are. */
+static int
+sockets_all_cloexec(void)
+{
+	char link[64], target[64];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	d = opendir("/proc/self/fd");
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		int fd = atoi(e->d_name);
+		ssize_t len;
+
+		if (e->d_name[0] == '.' || fd == dirfd(d))
+			continue;
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		if (strncmp(target, "socket:", 7) != 0)
+			continue;
+		n++;
+		if (!(fcntl(fd, F_GETFD) & FD_CLOEXEC))
+			fail_msg("fd %d (%s) would reach ssh", fd, target);
+	}
+	closedir(d);
+	return n;
+}
+
 static void
 test_path(void **state)
 {
@@ -157,10 +191,11 @@ test_path(void **state)
 	(void)state;
 	setenv("NOTIFY_SOCKET", sock_path, 1);
 	assert_int_equal(notify_init(), 0);
-	/* ssh and the helpers must not inherit it. */
+	/* ssh and the helpers must not inherit it, nor the socket. */
 	assert_null(getenv("NOTIFY_SOCKET"));
 	assert_int_equal(notify_send("READY=1"), 0);
 	expect_datagram(fd, "READY=1");
+	assert_true(sockets_all_cloexec() >= 2);
 	expect_nothing(fd);
 	assert_int_equal(notify_send("READY=1\nSTATUS=tunnel up"), 0);
 	expect_datagram(fd, "READY=1\nSTATUS=tunnel up");

@@ -90,10 +90,14 @@ test_open_lock_write(void **state)
 	char buf[64], want[32];
 	struct stat st;
 	pid_t holder = 12345;
+	mode_t old;
 	int fd;
 
 	(void)state;
+	/* umask 0: the mode must come from autossh, not be masked into shape. */
+	old = umask(0);
 	fd = pidfile_open(path, &holder, why, sizeof(why));
+	umask(old);
 	assert_true(fd > STDERR_FILENO);
 	assert_int_equal(holder, 0);
 	assert_int_not_equal(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);

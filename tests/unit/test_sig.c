@@ -4,6 +4,8 @@
  * SIGPIPE is ignored, errno survives the handler, and sig_block() /
  * sig_restore() bracket a region with every signal held.
  */
+#include <sys/wait.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -127,11 +129,57 @@ test_full_pipe_loses_nothing(void **state)
 static void
 test_errno_preserved(void **state)
 {
+	int i;
+
 	(void)state;
+	/*
+	 * Fill the pipe first, so that the handler's own write fails with
+	 * EAGAIN: only then is there an errno for it to restore.
+	 */
+	for (i = 0; i < 200000; i++)
+		sig_post(SIGCHLD);
 	errno = ENOTTY;
 	raise(SIGUSR2);
 	assert_int_equal(errno, ENOTTY);
 	assert_int_equal(sig_take(SIGUSR2), 1);
+	sig_take(SIGCHLD);
+	sig_drain();
+}
+
+/*
+ * SIGCHLD only for a child that ended (SA_NOCLDSTOP): a stopped ssh is
+ * the monitor's business, not an exit for the reaping loop.
+ */
+static void
+test_no_sigchld_on_stop(void **state)
+{
+	int status, stopped, on_stop;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	/*
+	 * The stop has been reported once waitpid() returns, and a SIGCHLD
+	 * it raised would have been handled on the way back from the call.
+	 */
+	while (waitpid(pid, &status, WUNTRACED) == -1)
+		assert_int_equal(errno, EINTR);
+	stopped = WIFSTOPPED(status);
+	on_stop = sig_take(SIGCHLD);
+	/* The child goes before any assertion can leave it behind. */
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	while (waitpid(pid, &status, 0) == -1)
+		assert_int_equal(errno, EINTR);
+	assert_true(stopped);
+	assert_int_equal(on_stop, 0);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(sig_take(SIGCHLD), 1);
 	sig_drain();
 }
 
@@ -201,6 +249,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_full_pipe_loses_nothing,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errno_preserved, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_no_sigchld_on_stop, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sigpipe_ignored, setup,
 		    teardown),

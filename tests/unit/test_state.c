@@ -665,7 +665,8 @@ test_write_read(void **state)
 
 	(void)state;
 	full_state(&a);
-	old = umask(022);
+	/* umask 0: the mode must come from autossh, not be masked into shape. */
+	old = umask(0);
 	assert_int_equal(state_write(tmp, &a), 0);
 	umask(old);
 	snprintf(path, sizeof(path), "%s/%s.state", tmp, a.name);
@@ -705,7 +706,8 @@ test_write_creates_dir(void **state)
 	(void)state;
 	full_state(&a);
 	snprintf(dir, sizeof(dir), "%s/autossh", tmp);
-	old = umask(022);
+	/* umask 0: the mode must come from autossh, not be masked into shape. */
+	old = umask(0);
 	assert_int_equal(state_write(dir, &a), 0);
 	umask(old);
 	assert_int_equal(lstat(dir, &sb), 0);
