@@ -35,7 +35,7 @@ ASAN_LIB_OBJS := $(LIB_SRCS:src/%.c=build/asan/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/asan/%)
 
 .PHONY: all install uninstall unit cli process integration check deps \
-	lint valgrind soak bench demo clean
+	lint valgrind soak bench demo check-fresh clean
 
 all: autossh
 
@@ -110,6 +110,12 @@ check: deps
 	$(MAKE) process
 	$(MAKE) integration
 	$(MAKE) fuzz-short
+
+# The two commands above, proven on a bare machine: a fresh debootstrapped
+# Debian 12 root runs `make demo` and `make check` from this tree's HEAD
+# (scripts/check-fresh; about 20 minutes).  Not part of check.
+check-fresh:
+	scripts/check-fresh $(FRESH_ARGS)
 
 valgrind: $(LIB_SRCS:src/%.c=build/%.o)
 	@rc=0; for t in $(UNIT_SRCS:tests/unit/%.c=%); do \
