@@ -706,7 +706,7 @@ class Lab:
         self.known_hosts = os.path.join(self.ssh_dir, "known_hosts_lab")
         self.commands_log = os.path.join(self.workdir, "commands.log")
         # The lab's home hides the real /root from client commands; a tree
-        # under it is put back at its own path (see client_argv()).
+        # under it is put back at its own path (see home_argv()).
         self.tree_in_home = None
         if TREE.startswith(CLIENT_HOME + "/"):
             self.tree_in_home = os.path.join(
@@ -822,7 +822,12 @@ class Lab:
             self.trace(line)
 
     def client_argv(self, argv):
-        """argv wrapped to run in the client namespace with the lab home on /root.
+        """argv wrapped to run in the client namespace with the lab home on /root."""
+        return ["ip", "netns", "exec", self.client_ns, *self.home_argv(argv)]
+
+    def home_argv(self, argv):
+        """argv wrapped to run with the lab home on /root (in the current network
+        namespace; server_argv() or client_argv() choose one).
 
         unshare gives the command a private mount namespace, so the bind mount
         is seen by it and its descendants only, and vanishes with them.  When
@@ -837,8 +842,7 @@ class Lab:
             script = ('mount --bind "$2" "$3" && mount --rbind "$1" /root && '
                       'shift 3 && exec "$@"')
             args = [self.home, TREE, self.tree_in_home]
-        return ["ip", "netns", "exec", self.client_ns,
-                "unshare", "--mount", "--propagation", "private",
+        return ["unshare", "--mount", "--propagation", "private",
                 "sh", "-c", script, "sh", *args, *argv]
 
     def server_argv(self, argv):
