@@ -6,6 +6,7 @@ supervisor is the point. A probe that passes must also be able to fail, so
 each fault is checked in both directions.
 """
 
+import socket
 import subprocess
 import time
 
@@ -36,6 +37,9 @@ def test_probe_fails_without_tunnel(lab):
     # A listener that accepts but does not speak MQTT is not enough either.
     fake = labmod.netns_socket(lab.client_ns)
     try:
+        # Earlier tests' tunnels can leave connections to this port in
+        # TIME_WAIT; ssh's own forwarding listener binds despite them too.
+        fake.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         fake.bind(("127.0.0.1", labmod.TUNNEL_PORT))
         fake.listen(8)
         assert not lab.mqtt_roundtrip(timeout=1)
