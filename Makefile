@@ -113,7 +113,7 @@ check: deps
 
 # The two commands above, proven on a bare machine: a fresh debootstrapped
 # Debian 12 root runs `make demo` and `make check` from this tree's HEAD
-# (scripts/check-fresh; about 15 minutes).  Not part of check.
+# (scripts/check-fresh; about 10 minutes).  Not part of check.
 check-fresh:
 	scripts/check-fresh $(FRESH_ARGS)
 
