@@ -37,7 +37,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/asan/%)
 VG_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/valgrind/%)
 
 .PHONY: all install uninstall unit cli process integration check deps \
-	lint valgrind soak bench demo clean
+	lint valgrind soak bench demo check-fresh clean
 
 all: autossh
 
@@ -119,6 +119,12 @@ check: deps
 	$(MAKE) process
 	$(MAKE) integration
 	$(MAKE) fuzz-short
+
+# The two commands above, proven on a bare machine: a fresh debootstrapped
+# Debian 12 root runs `make demo` and `make check` from this tree's HEAD
+# (scripts/check-fresh; about 10 minutes).  Not part of check.
+check-fresh:
+	scripts/check-fresh $(FRESH_ARGS)
 
 # Every unit test, then a restart cycle of autossh, under memcheck; make
 # builds them all first, and the target fails at the end if any failed.

@@ -13,7 +13,9 @@ Python standard library only; needs root, iproute2, nftables, OpenSSH and mosqui
 Two facts about the machine shape this module:
 - Client commands run with a directory of the lab bind-mounted over /root in a
   private mount namespace, because OpenSSH reads ~/.ssh/config from the passwd
-  home directory (not $HOME); the real /root/.ssh is never touched.
+  home directory (not $HOME); the real /root/.ssh is never touched.  A source
+  tree that lives under /root (a clone in root's home) is mounted at the same
+  path inside the lab's /root, so its binaries keep their absolute paths.
 - The lab process makes itself a child subreaper, so that daemonized programs
   (`autossh -f`) and orphaned sshd sessions stay its descendants: it reaps
   them at once and keeps their exit status (this VM's pid 1 reaps orphans only
@@ -47,6 +49,9 @@ SSHD = "/usr/sbin/sshd"  # sshd refuses to run unless started by absolute path
 KEY_NAME = "id_ed25519_lab"
 NFT_TABLE = "ashlab_blackhole"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+CLIENT_HOME = "/root"  # where client commands see the lab's home directory
+# The source tree this module is part of (tests/integration/lab.py).
+TREE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 _CLONE_NEWNET = 0x40000000
 _PR_SET_CHILD_SUBREAPER = 36
@@ -725,6 +730,12 @@ class Lab:
         self.ssh_config_path = os.path.join(self.ssh_dir, "config")
         self.known_hosts = os.path.join(self.ssh_dir, "known_hosts_lab")
         self.commands_log = os.path.join(self.workdir, "commands.log")
+        # The lab's home hides the real /root from client commands; a tree
+        # under it is put back at its own path (see home_argv()).
+        self.tree_in_home = None
+        if TREE.startswith(CLIENT_HOME + "/"):
+            self.tree_in_home = os.path.join(
+                self.home, os.path.relpath(TREE, CLIENT_HOME))
         self.procs = []        # Popens the lab started and has not yet reaped
         self.programs = []     # AutosshProcess handles
         self.holds = []
@@ -783,6 +794,8 @@ class Lab:
 
     def _make_client_home(self):
         os.makedirs(self.ssh_dir, mode=0o700, exist_ok=True)
+        if self.tree_in_home:
+            os.makedirs(self.tree_in_home, exist_ok=True)
         key = os.path.join(self.ssh_dir, KEY_NAME)
         _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "lab-client",
               "-f", key])
@@ -834,15 +847,28 @@ class Lab:
             self.trace(line)
 
     def client_argv(self, argv):
-        """argv wrapped to run in the client namespace with the lab home on /root.
+        """argv wrapped to run in the client namespace with the lab home on /root."""
+        return ["ip", "netns", "exec", self.client_ns, *self.home_argv(argv)]
+
+    def home_argv(self, argv):
+        """argv wrapped to run with the lab home on /root (in the current network
+        namespace; server_argv() or client_argv() choose one).
 
         unshare gives the command a private mount namespace, so the bind mount
-        is seen by it and its descendants only, and vanishes with them.
+        is seen by it and its descendants only, and vanishes with them.  When
+        the source tree lives under /root, it is first bound onto its place in
+        the lab's home and the home is then bound recursively, so that the
+        tree's binaries and scripts are found at their usual paths.
         """
-        return ["ip", "netns", "exec", self.client_ns,
-                "unshare", "--mount", "--propagation", "private",
-                "sh", "-c", 'mount --bind "$1" /root && shift && exec "$@"',
-                "sh", self.home, *argv]
+        if self.tree_in_home is None:
+            script = 'mount --bind "$1" /root && shift && exec "$@"'
+            args = [self.home]
+        else:
+            script = ('mount --bind "$2" "$3" && mount --rbind "$1" /root && '
+                      'shift 3 && exec "$@"')
+            args = [self.home, TREE, self.tree_in_home]
+        return ["unshare", "--mount", "--propagation", "private",
+                "sh", "-c", script, "sh", *args, *argv]
 
     def server_argv(self, argv):
         return ["ip", "netns", "exec", self.server_ns, *argv]

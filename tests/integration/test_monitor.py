@@ -327,10 +327,8 @@ def test_loop_mode_against_the_same_namespace_says_why(lab, autossh_bin):
     log_path = f"{lab.workdir}/same-ns.log"
     env = {**FAST, "AUTOSSH_LOGFILE": log_path, "AUTOSSH_LOGLEVEL": "7"}
     # In the server namespace, with the lab's home (and ssh_config) on /root.
-    p = lab.server_popen(["unshare", "--mount", "--propagation", "private",
-                          "sh", "-c", 'mount --bind "$1" /root && shift && '
-                          'exec "$@"', "sh", lab.home, autossh_bin, "-M",
-                          str(MON), "-N", "Broker"], env=env)
+    p = lab.server_popen(lab.home_argv([autossh_bin, "-M", str(MON), "-N",
+                                        "Broker"]), env=env)
 
     def ssh_in_server_ns():
         return [q for q in lab.server_pids()
