@@ -49,6 +49,32 @@ spawn_ssh(struct daemon *d, int64_t now)
 	log_debug("started ssh (pid %ld, start %d)", (long)pid, d->sv.starts);
 }
 
+/*
+ * Answer SV_TAKE_SLOT.  Slot files we cannot use must not stop the
+ * tunnel: then it starts without one, as it would with no state
+ * directory.
+ */
+static void
+take_slot(struct daemon *d, int64_t now)
+{
+	struct sv_event ev = { .type = EV_SLOT_TAKEN };
+
+	switch (hsslot_take(&d->hs)) {
+	case 1:
+		log_debug("took handshake slot %d of %d", d->hs.index,
+		    d->hs.n);
+		break;
+	case 0:
+		ev.type = EV_SLOT_BUSY;
+		break;
+	default:
+		log_debug("unable to take a handshake slot (%sN): %s; "
+		    "starting without one", d->hs.prefix, strerror(errno));
+		break;
+	}
+	feed(d, &ev, now);
+}
+
 static void
 act(struct daemon *d, const struct sv_out *out, int64_t now)
 {
@@ -61,8 +87,12 @@ act(struct daemon *d, const struct sv_out *out, int64_t now)
 	/* A test of an ssh that is going would only fail. */
 	if (out->actions & (SV_TERM | SV_KILL))
 		monitor_stop(&d->mon);
+	if (out->actions & SV_RELEASE_SLOT)
+		hsslot_release(&d->hs);
 	if (out->actions & SV_SPAWN)
 		spawn_ssh(d, now);
+	if (out->actions & SV_TAKE_SLOT)
+		take_slot(d, now);
 }
 
 /*
@@ -200,8 +230,12 @@ signals(struct daemon *d)
 static void
 milestones(struct daemon *d, unsigned marks)
 {
-	struct sv_event ev = { .type = EV_UP };
+	struct sv_event ev = { .type = EV_AUTHENTICATED };
 
+	/* First: the slot goes before anything else this read brings. */
+	if (marks & (1u << MARK_AUTHENTICATED))
+		feed(d, &ev, now_ms());
+	ev.type = EV_UP;
 	if (marks & (1u << MARK_SESSION))
 		d->session_seen = 1;
 	if (marks & (1u << MARK_RFWD_DONE))

@@ -11,6 +11,7 @@
 #include "child.h"
 #include "config.h"
 #include "conn.h"
+#include "hsslot.h"
 #include "liveness.h"
 #include "monitor.h"
 #include "netwatch.h"
@@ -30,6 +31,8 @@ struct daemon {
 	struct sshcfg	 sshcfg;	/* ssh -G, read once at start */
 	struct liveness	 live;
 	struct conn	 conn;		/* LIVE_SOCKET only; else fds -1 */
+	struct hsslot	 hs;		/* handshake slots; fd -1 when none
+					   is held or there are none */
 	struct monitor	 mon;		/* -M; off when mon.port is 0 */
 	struct netwatch	 nw;		/* fd -1 when unavailable */
 	int64_t		 net_due;	/* a debounced change, or NEVER */

@@ -469,6 +469,10 @@ run(struct config *cfg)
 		daemon_started(d);
 
 	make_policy(cfg, d->markers, &policy);
+	/* DESIGN.md §Handshake slots; no state directory, no slots. */
+	if (hsslot_init(&d->hs, d->state_dir, d->sshcfg.hostname,
+	    d->sshcfg.port, HSSLOT_N) == 0)
+		policy.slot_wait_ms = HSSLOT_WAIT_MS;
 	sv_init(&d->sv, &policy, now_ms(), seed);
 	log_info("starting: %s, ssh is %s", config_destination(cfg),
 	    d->ssh_path);

@@ -106,6 +106,11 @@ status_text(const struct daemon *d, char *buf, size_t len)
 		snprintf(buf, len, "backing off, next try in %s%s%s", t,
 		    d->sv.last_reason[0] ? ": " : "", d->sv.last_reason);
 		break;
+	case SV_WAITING:
+		snprintf(buf, len, "waiting for a handshake slot (%s): other "
+		    "instances are connecting to the same server",
+		    config_destination(d->cfg));
+		break;
 	case SV_UP:
 		snprintf(buf, len, "up (%s, start %d)", config_destination(
 		    d->cfg), d->sv.starts);

@@ -23,6 +23,7 @@ static const char *const state_names[] = {
 	[SV_UP] = "up",
 	[SV_BACKOFF] = "backing off",
 	[SV_STOPPING] = "stopping",
+	[SV_WAITING] = "awaiting slot",
 	[SV_EXITED] = "exited",
 };
 
@@ -53,6 +54,24 @@ sv_backoff_ms(const struct sv_policy *p, int n, uint64_t *rng)
 	if (cap > p->backoff_max_ms)
 		cap = p->backoff_max_ms;
 	return (int64_t)(next_random(rng) % (uint64_t)(cap + 1));
+}
+
+/*
+ * Right after a lost session, the slots' holders are most likely in
+ * their handshakes or asking a restarting sshd, so a slot frees within
+ * a second or so; past the helper's quick window (connect.c) it is a
+ * long outage, and asking ten times a second would only cost wake-ups.
+ */
+#define SLOT_QUICK_MS	12000
+
+int64_t
+sv_slot_wait_ms(const struct sv_policy *p, int64_t waited_ms, uint64_t *rng)
+{
+	int64_t base = p->slot_wait_ms;
+
+	if (waited_ms >= SLOT_QUICK_MS)
+		base *= 10;
+	return base / 2 + (int64_t)(next_random(rng) % (uint64_t)(base + 1));
 }
 
 enum sv_verdict
@@ -128,6 +147,31 @@ maxstart_reached(const struct sv *sv)
 }
 
 static void
+spawn_now(struct sv *sv, int64_t now, struct sv_out *out)
+{
+	sv->starts++;
+	sv->started_ms = now;
+	sv->transport = 0;
+	enter(sv, SV_CONNECTING, now, out);
+	out->actions |= SV_SPAWN;
+}
+
+/*
+ * Ask for a handshake slot; the caller answers at once with
+ * EV_SLOT_TAKEN or EV_SLOT_BUSY.  SV_WAITING is entered quietly here
+ * and made visible (published) only when every slot turns out to be
+ * held, so a start that finds a slot publishes once, as without slots.
+ */
+static void
+ask_slot(struct sv *sv, struct sv_out *out)
+{
+	sv->state = SV_WAITING;
+	sv->retry_ms = NEVER;
+	out->actions |= SV_TAKE_SLOT;
+}
+
+/* Start ssh: first a handshake slot when they are in use. */
+static void
 spawn(struct sv *sv, int64_t now, struct sv_out *out)
 {
 	if (maxstart_reached(sv)) {
@@ -136,11 +180,60 @@ spawn(struct sv *sv, int64_t now, struct sv_out *out)
 		finish(sv, EXIT_OK, now, out);
 		return;
 	}
-	sv->starts++;
-	sv->started_ms = now;
-	sv->transport = 0;
-	enter(sv, SV_CONNECTING, now, out);
-	out->actions |= SV_SPAWN;
+	if (sv->p.slot_wait_ms > 0 && !sv->slot_held) {
+		sv->slot_since_ms = NEVER;
+		ask_slot(sv, out);
+		return;
+	}
+	spawn_now(sv, now, out);
+}
+
+/* The unauthenticated phase is over (or never began): free the slot. */
+static void
+release_slot(struct sv *sv, struct sv_out *out)
+{
+	if (!sv->slot_held)
+		return;
+	sv->slot_held = 0;
+	out->actions |= SV_RELEASE_SLOT;
+}
+
+static void
+slot_answer(struct sv *sv, const struct sv_event *ev, int64_t now,
+    struct sv_out *out)
+{
+	char buf[32];
+	int64_t wait;
+
+	if (ev->type == EV_SLOT_TAKEN) {
+		sv->slot_held = 1;
+		/* Stopped while asking: nothing to start it for. */
+		if (sv->state != SV_WAITING) {
+			release_slot(sv, out);
+			return;
+		}
+		if (sv->slot_since_ms != NEVER) {
+			fmt_duration(now - sv->slot_since_ms, buf, sizeof(buf));
+			say(out, LOG_LVL_DEBUG, "got a handshake slot after %s",
+			    buf);
+		}
+		spawn_now(sv, now, out);
+		return;
+	}
+	if (sv->state != SV_WAITING)
+		return;
+	if (sv->slot_since_ms == NEVER) {
+		/* Now it is worth publishing (the quiet entry above). */
+		sv->slot_since_ms = now;
+		sv->since_ms = now;
+		out->actions |= SV_CHANGED;
+	}
+	wait = sv_slot_wait_ms(&sv->p, now - sv->slot_since_ms, &sv->rng);
+	sv->retry_ms = now + wait;
+	if (now == sv->slot_since_ms)
+		say(out, LOG_LVL_DEBUG, "every handshake slot for this "
+		    "destination is held by another autossh; asking again "
+		    "in %s", fmt_duration(wait, buf, sizeof(buf)));
 }
 
 /* ssh has gone without our asking: restart now, or after a back-off. */
@@ -197,6 +290,7 @@ child_exit(struct sv *sv, const struct sv_event *ev, int64_t now,
 	int64_t lived = now - sv->started_ms;
 	enum sv_after after = AFTER_RESTART_POLICY;
 
+	release_slot(sv, out);
 	sv->last_wstatus = ev->wstatus;
 	sv->last_lived_ms = lived;
 	util_strlcpy(sv->last_reason, ev->reason ? ev->reason : "",
@@ -274,6 +368,8 @@ up(struct sv *sv, int64_t now, struct sv_out *out)
 {
 	char buf[32];
 
+	/* Up without ssh's word on authentication (-q, the monitor). */
+	release_slot(sv, out);
 	enter(sv, SV_UP, now, out);
 	say(out, LOG_LVL_INFO, "tunnel up after %s", fmt_duration(now -
 	    sv->started_ms, buf, sizeof(buf)));
@@ -302,6 +398,10 @@ timeout(struct sv *sv, int64_t now, struct sv_out *out)
 		spawn(sv, now, out);
 		return;
 	}
+	if (sv->state == SV_WAITING && now >= sv->retry_ms) {
+		ask_slot(sv, out);
+		return;
+	}
 	if (sv->state == SV_CONNECTING && sv->p.up_after_ms > 0 &&
 	    now >= sv->started_ms + sv->p.up_after_ms) {
 		up(sv, now, out);
@@ -327,6 +427,7 @@ sv_init(struct sv *sv, const struct sv_policy *p, int64_t now, uint64_t seed)
 	sv->end_ms = p->maxlifetime_ms > 0 ? now + p->maxlifetime_ms : NEVER;
 	sv->rng = seed;
 	sv->last_wstatus = -1;
+	sv->slot_since_ms = NEVER;
 }
 
 int64_t
@@ -336,7 +437,7 @@ sv_deadline(const struct sv *sv)
 
 	if (sv->state == SV_EXITED)
 		return NEVER;
-	if (sv->state == SV_BACKOFF)
+	if (sv->state == SV_BACKOFF || sv->state == SV_WAITING)
 		d = sv->retry_ms;
 	else if (sv->state == SV_STOPPING)
 		d = sv->kill_ms;
@@ -371,6 +472,7 @@ sv_handle(struct sv *sv, const struct sv_event *ev, int64_t now,
 		    ev->reason ? ev->reason : "unknown error");
 		util_strlcpy(sv->last_reason, ev->reason ? ev->reason : "",
 		    sizeof(sv->last_reason));
+		release_slot(sv, out);
 		restart(sv, now, 0, out);
 		break;
 	case EV_TRANSPORT:
@@ -402,19 +504,26 @@ sv_handle(struct sv *sv, const struct sv_event *ev, int64_t now,
 		} else if (sv->state == SV_BACKOFF) {
 			say(out, LOG_LVL_INFO, "retrying now on request");
 			spawn(sv, now, out);
+		} else if (sv->state == SV_WAITING) {
+			/* A slot cannot be forced; ask again now. */
+			say(out, LOG_LVL_INFO, "asking for a handshake slot now "
+			    "on request");
+			ask_slot(sv, out);
 		}
 		break;
 	case EV_RETRY_NOW:
 		if (sv->state == SV_BACKOFF) {
 			say(out, LOG_LVL_INFO, "retrying now on request");
 			spawn(sv, now, out);
-		}
+		} else if (sv->state == SV_WAITING)
+			ask_slot(sv, out);
 		break;
 	case EV_NET_CHANGE:
 		if (sv->state == SV_BACKOFF) {
 			say(out, LOG_LVL_INFO, "network changed; retrying now");
 			spawn(sv, now, out);
-		} else if (sv->state == SV_CONNECTING && !sv->transport) {
+		} else if (sv->state == SV_WAITING)
+			ask_slot(sv, out); else if (sv->state == SV_CONNECTING && !sv->transport) {
 			say(out, LOG_LVL_INFO, "network changed while "
 			    "connecting; restarting ssh");
 			stop_child(sv, AFTER_RESTART_NOW, 0, now, out);
@@ -426,6 +535,14 @@ sv_handle(struct sv *sv, const struct sv_event *ev, int64_t now,
 		say(out, LOG_LVL_WARNING, "%s; restarting ssh",
 		    ev->reason ? ev->reason : "connection lost");
 		stop_child(sv, AFTER_RESTART_POLICY, 0, now, out);
+		break;
+	case EV_SLOT_TAKEN:
+	case EV_SLOT_BUSY:
+		slot_answer(sv, ev, now, out);
+		break;
+	case EV_AUTHENTICATED:
+		if (running(sv) || sv->state == SV_STOPPING)
+			release_slot(sv, out);
 		break;
 	}
 }

@@ -16,6 +16,7 @@ enum sv_state {
 	SV_UP,			/* ssh runs and the tunnel is up */
 	SV_BACKOFF,		/* no ssh; waiting until retry_ms */
 	SV_STOPPING,		/* ssh was signalled; waiting for it */
+	SV_WAITING,		/* no ssh; every handshake slot is taken */
 	SV_EXITED,		/* final; exit_code is decided */
 };
 
@@ -31,6 +32,10 @@ enum sv_event_type {
 	EV_RETRY_NOW,		/* SIGHUP: cut a back-off wait short */
 	EV_NET_CHANGE,		/* links, addresses or routes changed */
 	EV_LINK_LOST,		/* the connection is known dead: reason */
+	EV_SLOT_TAKEN,		/* SV_TAKE_SLOT: we hold a slot (or none
+				   can be had: go ahead without) */
+	EV_SLOT_BUSY,		/* SV_TAKE_SLOT: every slot is held */
+	EV_AUTHENTICATED,	/* ssh has authenticated to the server */
 };
 
 /* What ssh's own error output says about why it failed. */
@@ -54,6 +59,9 @@ struct sv_event {
 #define SV_EXIT		0x08	/* exit with exit_code (ssh is gone) */
 #define SV_READY	0x10	/* the tunnel is up for the first time */
 #define SV_CHANGED	0x20	/* the state changed: publish it */
+#define SV_TAKE_SLOT	0x40	/* try to take a handshake slot, and
+				   answer EV_SLOT_TAKEN or EV_SLOT_BUSY */
+#define SV_RELEASE_SLOT	0x80	/* let the handshake slot go */
 
 struct sv_out {
 	unsigned	actions;
@@ -75,6 +83,11 @@ struct sv_policy {
 	int		no_session;	/* -N, -W or SessionType none */
 	int		ntservice;	/* restart after exit status 0 too */
 	int		stop_exit_code;	/* exit status after EV_STOP */
+	int64_t		slot_wait_ms;	/* > 0: take a handshake slot before
+					   each start, asking again this
+					   often (jittered) while all are
+					   held (DESIGN.md §Handshake
+					   slots); 0: no slots */
 };
 
 /* What to do once ssh has gone, in SV_STOPPING. */
@@ -91,13 +104,16 @@ struct sv {
 	int		 after_code;	/* AFTER_EXIT's exit status */
 	int64_t		 since_ms;	/* when state was entered */
 	int64_t		 started_ms;	/* when the current ssh started */
-	int64_t		 retry_ms;	/* SV_BACKOFF: when to start ssh */
+	int64_t		 retry_ms;	/* SV_BACKOFF: when to start ssh;
+					   SV_WAITING: when to ask again */
 	int64_t		 kill_ms;	/* SV_STOPPING: when to SIGKILL */
 	int64_t		 end_ms;	/* AUTOSSH_MAXLIFETIME, or NEVER */
 	int		 starts;	/* how many times ssh was started */
 	int		 quick_failures; /* in a row; the back-off exponent */
 	int		 transport;	/* EV_TRANSPORT seen for this ssh */
 	int		 ever_up;
+	int		 slot_held;	/* a handshake slot is ours */
+	int64_t		 slot_since_ms;	/* SV_WAITING: since when, or NEVER */
 	int		 exit_code;	/* SV_EXITED */
 	uint64_t	 rng;
 	/* For the published state. */
@@ -141,7 +157,18 @@ enum sv_verdict sv_verdict(const struct sv_policy *p, int wstatus,
  */
 int64_t	sv_backoff_ms(const struct sv_policy *p, int n, uint64_t *rng);
 
-/* "starting", "connecting", "up", "backing off", "stopping", "exited". */
+/*
+ * The wait before asking for a handshake slot again, having waited
+ * waited_ms so far: slot_wait_ms for the first 12 s, then ten times
+ * that, each jittered to 0.5 to 1.5 times, drawn from *rng.
+ */
+int64_t	sv_slot_wait_ms(const struct sv_policy *p, int64_t waited_ms,
+	    uint64_t *rng);
+
+/*
+ * "starting", "connecting", "up", "backing off", "stopping",
+ * "awaiting slot", "exited".
+ */
 const char *sv_state_name(enum sv_state s);
 
 #endif

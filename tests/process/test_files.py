@@ -83,8 +83,14 @@ def test_file_modes_even_under_umask_0(run):
     assert stat.S_ISDIR(st.st_mode)
     assert stat.S_IMODE(st.st_mode) == 0o700, oct(st.st_mode)
     # Nothing was left writable for others on the way (the temporary file
-    # is renamed, so none may remain).
-    assert os.listdir(in_ns(proc, "/run/autossh")) == ["modes.state"]
+    # is renamed, so none may remain); the handshake slot taken for the
+    # start (DESIGN.md §Handshake slots) is private too.
+    names = os.listdir(in_ns(proc, "/run/autossh"))
+    slots = [n for n in names if n.startswith(".hs-fakehost-22-")]
+    assert sorted(set(names) - set(slots)) == ["modes.state"]
+    assert len(slots) == 1, names
+    st = os.lstat(in_ns(proc, "/run/autossh/" + slots[0]))
+    assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
     stop(run)
     assert not pidfile.exists()
 

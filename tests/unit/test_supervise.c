@@ -1212,6 +1212,7 @@ test_state_names(void **state)
 	assert_string_equal(sv_state_name(SV_UP), "up");
 	assert_string_equal(sv_state_name(SV_BACKOFF), "backing off");
 	assert_string_equal(sv_state_name(SV_STOPPING), "stopping");
+	assert_string_equal(sv_state_name(SV_WAITING), "awaiting slot");
 	assert_string_equal(sv_state_name(SV_EXITED), "exited");
 }
 
@@ -1234,10 +1235,275 @@ test_long_reason_is_bounded(void **state)
 	    sizeof(r.sv.last_reason) - 1);
 }
 
+/* ---- DESIGN.md §Handshake slots ---- */
+
+static struct sv_policy
+slot_policy(void)
+{
+	struct sv_policy p = policy();
+
+	p.slot_wait_ms = 100;
+	return p;
+}
+
+/* EV_START with slots: ask, get one, start; the slot goes at auth. */
+static void
+slot_start(struct run *r)
+{
+	assert_int_equal(ev(r, EV_START), SV_TAKE_SLOT);
+	assert_int_equal(r->sv.state, SV_WAITING);
+	assert_int_equal(r->sv.starts, 0);
+	assert_int_equal(ev(r, EV_SLOT_TAKEN), SV_SPAWN | SV_CHANGED);
+	assert_int_equal(r->sv.state, SV_CONNECTING);
+	assert_int_equal(r->sv.starts, 1);
+	assert_true(r->sv.slot_held);
+	assert_string_equal(r->out.msg, "");
+}
+
+static void
+test_slot_free(void **state)
+{
+	struct sv_policy p = slot_policy();
+	struct run r;
+
+	(void)state;
+	start(&r, &p, 1);
+	slot_start(&r);
+	r.now += 800;
+	assert_int_equal(ev(&r, EV_TRANSPORT), 0);
+	assert_int_equal(ev(&r, EV_AUTHENTICATED), SV_RELEASE_SLOT);
+	assert_false(r.sv.slot_held);
+	/* Released once only. */
+	assert_int_equal(ev(&r, EV_AUTHENTICATED), 0);
+	assert_int_equal(ev(&r, EV_UP), SV_READY | SV_CHANGED);
+	/* A long run ends: restart at once, through a slot again. */
+	r.now += HOUR;
+	assert_int_equal(ssh_exit(&r, EXITED(255), CAUSE_TRANSIENT, NULL),
+	    SV_TAKE_SLOT);
+	assert_string_equal(r.out.msg, "ssh exited with status 255 after "
+	    "1h00m; restarting now");
+	assert_int_equal(ev(&r, EV_SLOT_TAKEN), SV_SPAWN | SV_CHANGED);
+	assert_int_equal(r.sv.starts, 2);
+}
+
+static void
+test_slot_busy(void **state)
+{
+	struct sv_policy p = slot_policy();
+	struct run r;
+	int64_t t0, d;
+	int i;
+
+	(void)state;
+	start(&r, &p, 7);
+	assert_int_equal(ev(&r, EV_START), SV_TAKE_SLOT);
+	/* Every slot held: now the wait is published, with a debug line. */
+	assert_int_equal(ev(&r, EV_SLOT_BUSY), SV_CHANGED);
+	assert_int_equal(r.sv.state, SV_WAITING);
+	assert_string_equal(sv_state_name(r.sv.state), "awaiting slot");
+	assert_int_equal(r.out.level, LOG_LVL_DEBUG);
+	assert_non_null(strstr(r.out.msg, "every handshake slot"));
+	t0 = r.now;
+	d = sv_deadline(&r.sv);
+	assert_true(d >= t0 + 50 && d <= t0 + 150);
+	/* Asked again at the deadline; still busy: quiet. */
+	assert_int_equal(at_deadline(&r), SV_TAKE_SLOT);
+	assert_int_equal(ev(&r, EV_SLOT_BUSY), 0);
+	assert_string_equal(r.out.msg, "");
+	assert_true(r.sv.since_ms == t0);
+	/* Past 12 s of waiting, ten times slower. */
+	while (r.now < t0 + 12 * SEC) {
+		assert_int_equal(at_deadline(&r), SV_TAKE_SLOT);
+		assert_int_equal(ev(&r, EV_SLOT_BUSY), 0);
+	}
+	for (i = 0; i < 20; i++) {
+		d = sv_deadline(&r.sv) - r.now;
+		assert_true(d >= 500 && d <= 1500);
+		assert_int_equal(at_deadline(&r), SV_TAKE_SLOT);
+		assert_int_equal(ev(&r, EV_SLOT_BUSY), 0);
+	}
+	assert_int_equal(r.sv.starts, 0);
+	assert_int_equal(ev(&r, EV_SLOT_TAKEN), SV_SPAWN | SV_CHANGED);
+	assert_int_equal(r.out.level, LOG_LVL_DEBUG);
+	assert_non_null(strstr(r.out.msg, "got a handshake slot after"));
+	assert_int_equal(r.sv.state, SV_CONNECTING);
+	assert_true(r.sv.since_ms == r.now);
+}
+
+/* What each event does while waiting for a slot. */
+struct slot_row {
+	const char		*name;
+	enum sv_event_type	 type;
+	unsigned		 want;
+	enum sv_state		 then;
+};
+
+static const struct slot_row slot_rows[] = {
+	{ "EV_STOP: exit now", EV_STOP, SV_EXIT | SV_CHANGED, SV_EXITED },
+	{ "EV_RESTART: ask again now", EV_RESTART, SV_TAKE_SLOT,
+	    SV_WAITING },
+	{ "EV_RETRY_NOW: ask again now", EV_RETRY_NOW, SV_TAKE_SLOT,
+	    SV_WAITING },
+	{ "EV_NET_CHANGE: ask again now", EV_NET_CHANGE, SV_TAKE_SLOT,
+	    SV_WAITING },
+	{ "EV_CHILD_EXIT: ignored", EV_CHILD_EXIT, 0, SV_WAITING },
+	{ "EV_UP: ignored", EV_UP, 0, SV_WAITING },
+	{ "EV_TRANSPORT: ignored", EV_TRANSPORT, 0, SV_WAITING },
+	{ "EV_AUTHENTICATED: ignored", EV_AUTHENTICATED, 0, SV_WAITING },
+	{ "EV_LINK_LOST: ignored", EV_LINK_LOST, 0, SV_WAITING },
+	{ "EV_SPAWN_FAILED: ignored", EV_SPAWN_FAILED, 0, SV_WAITING },
+	{ "EV_SLOT_BUSY again: quiet", EV_SLOT_BUSY, 0, SV_WAITING },
+	{ "EV_START: ignored", EV_START, 0, SV_WAITING },
+};
+
+static void
+test_slot_row(void **state)
+{
+	const struct slot_row *row = *state;
+	struct sv_policy p = slot_policy();
+	struct run r;
+
+	start(&r, &p, 1);
+	ev(&r, EV_START);
+	ev(&r, EV_SLOT_BUSY);
+	r.now += 30;
+	assert_int_equal(ev(&r, row->type), row->want);
+	assert_int_equal(r.sv.state, row->then);
+	assert_int_equal(r.sv.starts, 0);
+	assert_false(r.sv.slot_held);
+	if (row->then == SV_EXITED)
+		assert_int_equal(r.out.exit_code, 1);
+}
+
+/* The slot is let go however the unauthenticated phase ends. */
+static void
+test_slot_release(void **state)
+{
+	struct sv_policy p = slot_policy();
+	struct run r;
+
+	(void)state;
+	/* ssh exits before authenticating: release and back off. */
+	start(&r, &p, 1);
+	slot_start(&r);
+	r.now += 300;
+	assert_int_equal(ssh_exit(&r, EXITED(255), CAUSE_TRANSIENT,
+	    "Connection closed by 10.0.0.1 port 22"),
+	    SV_RELEASE_SLOT | SV_CHANGED);
+	assert_int_equal(r.sv.state, SV_BACKOFF);
+	assert_false(r.sv.slot_held);
+	/* The back-off's end asks for a slot, not for ssh. */
+	assert_int_equal(at_deadline(&r), SV_TAKE_SLOT);
+	assert_int_equal(ev(&r, EV_SLOT_TAKEN), SV_SPAWN | SV_CHANGED);
+
+	/* fork or exec failed. */
+	r.now += 100;
+	assert_int_equal(ev_reason(&r, EV_SPAWN_FAILED, "ssh: ENOENT"),
+	    SV_RELEASE_SLOT | SV_CHANGED);
+	assert_false(r.sv.slot_held);
+
+	/* Up without ssh's milestones (the monitor or the fallback). */
+	start(&r, &p, 1);
+	slot_start(&r);
+	r.now += 2 * SEC;
+	assert_int_equal(ev(&r, EV_UP), SV_RELEASE_SLOT | SV_READY |
+	    SV_CHANGED);
+
+	/* Stopped while connecting: held until ssh is gone. */
+	start(&r, &p, 1);
+	slot_start(&r);
+	assert_int_equal(ev(&r, EV_STOP), SV_TERM | SV_CHANGED);
+	assert_true(r.sv.slot_held);
+	assert_int_equal(ssh_exit(&r, EXITED(0), CAUSE_NONE, NULL),
+	    SV_RELEASE_SLOT | SV_EXIT | SV_CHANGED);
+
+	/* A slot arriving when nothing waits for it goes straight back. */
+	start(&r, &p, 1);
+	assert_int_equal(ev(&r, EV_SLOT_TAKEN), SV_RELEASE_SLOT);
+	assert_int_equal(r.sv.state, SV_STARTING);
+}
+
+/* Without slots (no state directory) nothing changes. */
+static void
+test_slot_none(void **state)
+{
+	struct sv_policy p = policy();
+	struct run r;
+
+	(void)state;
+	start(&r, &p, 1);
+	first_spawn(&r);
+	assert_int_equal(ev(&r, EV_AUTHENTICATED), 0);
+	assert_int_equal(ev(&r, EV_SLOT_BUSY), 0);
+	assert_int_equal(r.sv.state, SV_CONNECTING);
+}
+
+/* MAXSTART is checked before a slot is asked for. */
+static void
+test_slot_maxstart(void **state)
+{
+	struct sv_policy p = slot_policy();
+	struct run r;
+
+	(void)state;
+	p.maxstart = 1;
+	start(&r, &p, 1);
+	slot_start(&r);
+	r.now += 100;
+	/* Exits at once: no slot is asked for a start never made. */
+	assert_int_equal(ssh_exit(&r, EXITED(255), CAUSE_TRANSIENT, NULL),
+	    SV_RELEASE_SLOT | SV_EXIT | SV_CHANGED);
+	assert_int_equal(r.out.exit_code, 0);
+}
+
+static void
+test_slot_maxlifetime(void **state)
+{
+	struct sv_policy p = slot_policy();
+	struct run r;
+
+	(void)state;
+	p.maxlifetime_ms = 10 * SEC;
+	start(&r, &p, 1);
+	ev(&r, EV_START);
+	ev(&r, EV_SLOT_BUSY);
+	while (r.sv.state == SV_WAITING) {
+		if (at_deadline(&r) == SV_TAKE_SLOT)
+			ev(&r, EV_SLOT_BUSY);
+	}
+	assert_int_equal(r.sv.state, SV_EXITED);
+	assert_int_equal(r.sv.exit_code, 0);
+	assert_true(r.now == 1000000 + 10 * SEC);
+}
+
+static void
+test_slot_wait_ms(void **state)
+{
+	struct sv_policy p = slot_policy();
+	uint64_t rng = 42;
+	int64_t w, lo = 1000, hi = 0;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 10000; i++) {
+		w = sv_slot_wait_ms(&p, 0, &rng);
+		lo = w < lo ? w : lo;
+		hi = w > hi ? w : hi;
+		assert_true(w >= 50 && w <= 150);
+		w = sv_slot_wait_ms(&p, 11999, &rng);
+		assert_true(w >= 50 && w <= 150);
+		w = sv_slot_wait_ms(&p, 12000, &rng);
+		assert_true(w >= 500 && w <= 1500);
+	}
+	/* The jitter covers its range. */
+	assert_true(lo <= 52 && hi >= 148);
+}
+
 int
 main(void)
 {
 	static char names[sizeof(verdict_rows) / sizeof(verdict_rows[0])][128];
+	static char snames[sizeof(slot_rows) / sizeof(slot_rows[0])][128];
 	size_t i;
 
 	for (i = 0; i < sizeof(verdict_rows) / sizeof(verdict_rows[0]); i++) {
@@ -1305,6 +1571,23 @@ main(void)
 	add_test("sv_state_name", test_state_names, NULL);
 	add_test("a long reason is bounded", test_long_reason_is_bounded,
 	    NULL);
+	add_test("slots: a free slot, released at authentication",
+	    test_slot_free, NULL);
+	add_test("slots: all held: wait, publish, ask again, slower later",
+	    test_slot_busy, NULL);
+	for (i = 0; i < sizeof(slot_rows) / sizeof(slot_rows[0]); i++) {
+		snprintf(snames[i], sizeof(snames[i]), "slots: waiting, %s",
+		    slot_rows[i].name);
+		add_test(snames[i], test_slot_row, (void *)&slot_rows[i]);
+	}
+	add_test("slots: released at exit, spawn failure, up, stop",
+	    test_slot_release, NULL);
+	add_test("slots: none without a state directory", test_slot_none,
+	    NULL);
+	add_test("slots: MAXSTART before a slot", test_slot_maxstart, NULL);
+	add_test("slots: MAXLIFETIME while waiting", test_slot_maxlifetime,
+	    NULL);
+	add_test("sv_slot_wait_ms range and jitter", test_slot_wait_ms, NULL);
 	return unit_run("test_supervise", NULL,
 	    NULL);
 }
