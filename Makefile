@@ -104,13 +104,13 @@ build/fakessh: tests/process/fakessh.c | build
 integration: build/asan/autossh
 	$(PYTHON) -m pytest -q tests/integration
 
-# pyflakes walks the directories and also reads the scripts whose first
-# line names python (tests/cli/run).
+# pyflakes walks the directories (lab/ is the test harness package) and
+# also reads the scripts whose first line names python (tests/cli/run).
 lint: autossh
 	mandoc -Tlint -Wwarning man/autossh.1
 	tests/cli/synopsis ./autossh man/autossh.1
 	tests/cli/unit-verify ./autossh
-	$(PYTHON) -m pyflakes tests bench demo
+	$(PYTHON) -m pyflakes lab tests bench demo
 
 check: deps
 	$(MAKE) lint
