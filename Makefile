@@ -145,7 +145,7 @@ soak: build/asan/autossh
 		tests/integration/test_soak.py tests/integration/test_faults.py
 
 demo: deps autossh
-	$(PYTHON) demo/demo.py --autossh ./autossh
+	$(PYTHON) -m demo --autossh ./autossh
 
 # Our release build beside Debian's autossh 1.4g, same scenarios, same run;
 # the table also goes to bench/results/latest.md.  Not part of check (timing
