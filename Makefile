@@ -153,7 +153,7 @@ demo: deps autossh
 bench:
 	scripts/deps autossh
 	$(MAKE) autossh
-	$(PYTHON) bench/bench.py --autossh ./autossh \
+	$(PYTHON) -m bench --autossh ./autossh \
 		--autossh14 /usr/lib/autossh/autossh $(BENCH_ARGS)
 
 # libFuzzer targets for every parser of outside input (tests/fuzz/README.md).
