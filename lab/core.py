@@ -57,7 +57,6 @@ while True:
 """
 
 
-
 class Lab(Faults, Probes):
     """Two namespaces, sshd, mosquitto, the client home and the fault switches.
 

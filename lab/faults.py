@@ -25,7 +25,6 @@ class PortHold:
         self.socks = []
 
 
-
 class Faults:
     """Fault switches of a Lab (mixed into Lab; see the module docstring)."""
 

@@ -111,7 +111,6 @@ def netns_listener(ns, addr, port, backlog=16):
     return s
 
 
-
 class SocketMaker:
     """Makes sockets inside a network namespace from one long-lived thread.
 

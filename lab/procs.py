@@ -136,7 +136,6 @@ def wait_for(predicate, timeout, interval=0.05):
         time.sleep(interval)
 
 
-
 def run(argv, input=None, check=True, timeout=15):
     """Run a host command; raise with its stderr if it fails and check is set."""
     r = subprocess.run(argv, input=input, capture_output=True, text=True,
@@ -172,7 +171,6 @@ def install_signal_handlers():
         if signal.getsignal(sig) == signal.SIG_DFL:
             signal.signal(sig, _interrupt)
     _signals_installed = True
-
 
 
 def write_file(path, text):
