@@ -137,7 +137,7 @@ class Lab(Faults, Probes):
         self.host_run(["ip", "netns", "add", s])
         # Created directly inside the namespaces, so both ends can share a name.
         self.host_run(["ip", "link", "add", IFNAME, "netns", c, "type", "veth",
-                    "peer", "name", IFNAME, "netns", s])
+                       "peer", "name", IFNAME, "netns", s])
         for ns, addr, addr6 in ((c, self.client_addr, self.client_addr6),
                                 (s, self.server_addr, self.server_addr6)):
             self.host_run(["ip", "-n", ns, "link", "set", "lo", "up"])
@@ -146,9 +146,9 @@ class Lab(Faults, Probes):
                 # Linux drops IPv6 addresses when a link goes down unless told to
                 # keep them; link_down()/link_up() must leave addresses as they were.
                 self.host_run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w",
-                            f"net.ipv6.conf.{IFNAME}.keep_addr_on_down=1"])
+                               f"net.ipv6.conf.{IFNAME}.keep_addr_on_down=1"])
                 self.host_run(["ip", "-n", ns, "addr", "add", f"{addr6}/64", "dev",
-                            IFNAME, "nodad"])
+                               IFNAME, "nodad"])
             self.host_run(["ip", "-n", ns, "link", "set", IFNAME, "up"])
         self.wait_link_up()
 
@@ -158,7 +158,7 @@ class Lab(Faults, Probes):
             os.makedirs(self.tree_in_home, exist_ok=True)
         key = os.path.join(self.ssh_dir, KEY_NAME)
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "lab-client",
-              "-f", key])
+             "-f", key])
         with open(key + ".pub") as f:
             write_file(self.sshd.authorized_keys, f.read())
         hosts = [f"[{self.server_addr}]:{SSHD_PORT}"]

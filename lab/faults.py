@@ -61,7 +61,7 @@ class Faults:
     def remove_blackhole(self, check, quiet=False):
         """Remove the blackhole; with check, a failing nft raises."""
         self.host_run(self.server_argv(["nft", "-f", "-"]), check=check, quiet=quiet,
-                   input=f"add table inet {NFT_TABLE}\ndelete table inet {NFT_TABLE}\n")
+                      input=f"add table inet {NFT_TABLE}\ndelete table inet {NFT_TABLE}\n")
         self.blackholed = False
 
     def link_down(self):

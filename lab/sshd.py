@@ -30,7 +30,7 @@ class Sshd:
         self.extra = []
         self.max_startups = None
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "lab-sshd",
-              "-f", self.host_key])
+             "-f", self.host_key])
         with open(self.host_key + ".pub") as f:
             self.host_public_key = " ".join(f.read().split()[:2])
         self.write_config()
