@@ -33,7 +33,7 @@ import lab as labmod
 
 from .report import render
 from .runner import OLD, OURS, PROGRAMS, STOP_SIGNALS, Job, now, run_stage, say
-from .scenarios import SCENARIO_KEYS, SCENARIOS
+from .plan import SCENARIO_KEYS, SCENARIOS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)

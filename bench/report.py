@@ -6,7 +6,8 @@ to bench/results/latest.md; nothing here runs or measures anything.
 
 from .measure import median_of
 from .runner import OLD, OURS
-from .scenarios import BY_KEY, REVERSE_STARTS_WINDOW_S, SCENARIOS
+from .plan import BY_KEY, SCENARIOS
+from .scenarios import REVERSE_STARTS_WINDOW_S
 
 # The table, in order: (scenario key, figure label, figure key, kind, bound).
 # kind: "s" seconds, "n" a count, "bytes" bytes a day, "kb", "rate" per hour;
