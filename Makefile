@@ -104,13 +104,13 @@ build/fakessh: tests/process/fakessh.c | build
 integration: build/asan/autossh
 	$(PYTHON) -m pytest -q tests/integration
 
-# pyflakes walks the directories and also reads the scripts whose first
-# line names python (tests/cli/run).
+# pyflakes walks the directories (lab/ is the test harness package) and
+# also reads the scripts whose first line names python (tests/cli/run).
 lint: autossh
 	mandoc -Tlint -Wwarning man/autossh.1
 	tests/cli/synopsis ./autossh man/autossh.1
 	tests/cli/unit-verify ./autossh
-	$(PYTHON) -m pyflakes tests bench demo
+	$(PYTHON) -m pyflakes lab tests bench demo
 
 check: deps
 	$(MAKE) lint
@@ -145,7 +145,7 @@ soak: build/asan/autossh
 		tests/integration/test_soak.py tests/integration/test_faults.py
 
 demo: deps autossh
-	$(PYTHON) demo/demo.py --autossh ./autossh
+	$(PYTHON) -m demo --autossh ./autossh
 
 # Our release build beside Debian's autossh 1.4g, same scenarios, same run;
 # the table also goes to bench/results/latest.md.  Not part of check (timing
@@ -153,7 +153,7 @@ demo: deps autossh
 bench:
 	scripts/deps autossh
 	$(MAKE) autossh
-	$(PYTHON) bench/bench.py --autossh ./autossh \
+	$(PYTHON) -m bench --autossh ./autossh \
 		--autossh14 /usr/lib/autossh/autossh $(BENCH_ARGS)
 
 # libFuzzer targets for every parser of outside input (tests/fuzz/README.md).

@@ -2,7 +2,7 @@
 
 Fixtures:
 - lab_requirements: skips with a clear reason unless root and the tools are there.
-- lab_session: one Lab (lab.py) for the whole run, built on first use.
+- lab_session: one Lab (the lab package, lab/) for the whole run, built on first use.
 - lab: the same Lab, reset to its default state before each test, so tests are
   independent (no faults, no client processes, sshd and broker up with default
   configuration, the seed's ssh_config).

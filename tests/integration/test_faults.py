@@ -128,7 +128,7 @@ def test_auth_failure_at_a_later_start_backs_off(lab, autossh):
     with open(lab.sshd.authorized_keys) as f:
         keys = f.read()
     try:
-        labmod._write(lab.sshd.authorized_keys, "")
+        labmod.write_file(lab.sshd.authorized_keys, "")
         mark = len(prog.log_text())
         lab.sshd.kill_sessions()
 
@@ -149,7 +149,7 @@ def test_auth_failure_at_a_later_start_backs_off(lab, autossh):
         assert "exiting" not in later and "first start failed" not in later
         assert not lab.mqtt_roundtrip(timeout=1)
     finally:
-        labmod._write(lab.sshd.authorized_keys, keys)
+        labmod.write_file(lab.sshd.authorized_keys, keys)
     assert lab.wait_tunnel(4 + 20) is not None, prog.log_text()
     assert prog.alive()
 
@@ -337,7 +337,7 @@ def test_full_log_filesystem_does_not_stop_the_tunnel(lab, autossh_bin):
         pid = prog.pid
         # The shell execs autossh, so the pid is autossh's.
         assert labmod.wait_for(
-            lambda: labmod._exe(pid) == os.path.realpath(autossh_bin), 10)
+            lambda: labmod.exe_of(pid) == os.path.realpath(autossh_bin), 10)
         log = f"/proc/{pid}/root/root/full/log"
         mnt = f"/proc/{pid}/root/root/full"
 

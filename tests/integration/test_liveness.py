@@ -191,13 +191,13 @@ def test_losing_the_local_address_restarts_at_once(lab, autossh):
     assert lab.wait_tunnel(15) is not None
     (first,) = prog.ssh_pids()
     addr = f"{lab.client_addr}/24"
-    labmod._run(["ip", "-n", lab.client_ns, "addr", "del", addr, "dev",
-                 labmod.IFNAME])
+    labmod.run(["ip", "-n", lab.client_ns, "addr", "del", addr, "dev",
+                labmod.IFNAME])
     try:
         # Not after the 40 s deadline: at once, on the netlink event.
         assert prog.wait_new_ssh(first, 5), prog.log_text()
         assert "local address went away" in prog.log_text()
     finally:
-        labmod._run(["ip", "-n", lab.client_ns, "addr", "add", addr, "dev",
-                     labmod.IFNAME])
+        labmod.run(["ip", "-n", lab.client_ns, "addr", "add", addr, "dev",
+                    labmod.IFNAME])
     assert lab.wait_tunnel(15) is not None

@@ -77,7 +77,7 @@ def test_every_message_arrives_across_cuts(lab, autossh):
     prog = autossh(["-M0", f"--deadline={DEADLINE_S}", "-N", "Broker"],
                    env={"AUTOSSH_BACKOFF_MAX": "2"})
     assert lab.wait_tunnel(15) is not None, prog.log_text()
-    broker_mark = labmod._size(lab.broker.log_path)
+    broker_mark = labmod.file_size(lab.broker.log_path)
     sub = Subscriber(lab)
     pub = None
     try:

@@ -39,7 +39,7 @@ def outage(lab, prog):
     sessions = lab.sshd.session_pids()
     assert sessions
     lab.blackhole()
-    time.sleep(0.5)         # let in-flight data settle (see lab.py)
+    time.sleep(0.5)         # let in-flight data settle (see lab/faults.py)
     assert lab.forget_client_connections() >= 1
     assert labmod.wait_for(lambda: not labmod.alive(ssh), 10)
     time.sleep(5)           # reconnect attempts go into the void

@@ -1,7 +1,6 @@
-#!/usr/bin/python3
 """`make demo`: the seed's MQTT tunnel survives a silently dead link, for real.
 
-Builds the lab (tests/integration/lab.py): a client and a server network
+Builds the lab (the lab package, lab/): a client and a server network
 namespace joined by a veth pair, a real sshd and a real mosquitto broker on the
 server side. Runs the seed's command, `autossh -M0 -f -N Broker`, with the
 seed's ~/.ssh/config, shows MQTT traffic through the tunnel, cuts the link
@@ -22,10 +21,7 @@ import tempfile
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "integration"))
-
-import lab as labmod  # noqa: E402  (needs the path above)
+import lab as labmod
 
 # The seed's ServerAlive settings, and the quick variant.
 FULL_ALIVE = (30, 3)
@@ -215,7 +211,8 @@ def run_demo(args, workdir):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python3 -m demo",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--autossh", default="./autossh",
                         help="the autossh to run (default: ./autossh)")
     # The seed's settings are the default: with 1.4g the whole demo takes about
