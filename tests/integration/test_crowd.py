@@ -44,7 +44,7 @@ def test_a_crowd_after_an_sshd_restart_is_not_dropped(lab, autossh):
     assert labmod.wait_for(lambda: all(ups(p) >= 1 for p in progs), 90), \
         [p.name for p in progs if ups(p) < 1]
 
-    offset = labmod._size(lab.sshd.log_path)
+    offset = labmod.file_size(lab.sshd.log_path)
     lab.sshd.stop()
     lab.sshd.kill_sessions()
     t_down = time.monotonic()
