@@ -96,7 +96,7 @@ parse_reuse(char *v, struct sockaddr_storage *ss)
 }
 
 int
-conn_parse_params(const char *text, size_t len, struct conn_params *p)
+connect_parse_params(const char *text, size_t len, struct connect_params *p)
 {
 	char buf[1024], *line, *save = NULL;
 	int have = 0, family = 0;
@@ -163,7 +163,7 @@ conn_parse_params(const char *text, size_t len, struct conn_params *p)
 }
 
 int64_t
-conn_refused_wait_ms(int64_t outage_ms, int64_t refused_for_ms, int n,
+connect_refused_wait_ms(int64_t outage_ms, int64_t refused_for_ms, int n,
     uint16_t rnd)
 {
 	int64_t base;
@@ -191,7 +191,7 @@ struct attempt {
 };
 
 static void
-set_options(int fd, const struct conn_params *p)
+set_options(int fd, const struct connect_params *p)
 {
 	int one = 1, v;
 
@@ -223,7 +223,7 @@ set_options(int fd, const struct conn_params *p)
  * (returns 1), else as BindAddress says (returns 0).
  */
 static int
-bind_local(int fd, const struct conn_params *p, int family, int reuse)
+bind_local(int fd, const struct connect_params *p, int family, int reuse)
 {
 	if (reuse && p->reuse.ss_family == family) {
 		int one = 1;
@@ -254,7 +254,7 @@ bind_local(int fd, const struct conn_params *p, int family, int reuse)
  * is cleared when that port cannot be had.
  */
 static int
-start_attempt(const struct conn_params *p, const struct addrinfo *ai,
+start_attempt(const struct connect_params *p, const struct addrinfo *ai,
     int *reuse, int *err)
 {
 	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
@@ -311,7 +311,7 @@ tell(int sup, const char *fmt, ...)
 }
 
 static struct addrinfo *
-resolve(const struct conn_params *p, int sup, int64_t end)
+resolve(const struct connect_params *p, int sup, int64_t end)
 {
 	struct addrinfo hints, *res;
 	int r;
@@ -340,7 +340,7 @@ resolve(const struct conn_params *p, int sup, int64_t end)
 /*
  * Connect: a new attempt every ATTEMPT_MS across the addresses, older
  * attempts kept until their own SYN retry runs out, so a slow answer
- * still counts.  Refusals are asked again as conn_refused_wait_ms()
+ * still counts.  Refusals are asked again as connect_refused_wait_ms()
  * says, quickly just after a working session was lost, then end it (the
  * server is there and says no: the supervisor's back-off takes over);
  * silence never does, unless ConnectTimeout says so.
@@ -352,7 +352,7 @@ resolve(const struct conn_params *p, int sup, int64_t end)
  * session.  Once the port cannot be had, fresh ports are used.
  */
 static int
-dial(const struct conn_params *p, int sup)
+dial(const struct connect_params *p, int sup)
 {
 	int64_t end = p->timeout_ms > 0 ? now_ms() + p->timeout_ms : NEVER;
 	struct attempt pend[MAX_PENDING];
@@ -468,7 +468,7 @@ dial(const struct conn_params *p, int sup)
 			if (refused_since == NEVER)
 				refused_since = now;
 			util_random(&r, sizeof(r));
-			retry = conn_refused_wait_ms(p->outage_ms < 0 ? -1 :
+			retry = connect_refused_wait_ms(p->outage_ms < 0 ? -1 :
 			    p->outage_ms + (t - start_ms), t - refused_since,
 			    nrefused++, r);
 			if (retry < 0)
@@ -518,9 +518,9 @@ send_fd(int sock, const char *data, size_t len, int fd)
 }
 
 int
-conn_helper_main(const char *name)
+connect_helper_main(const char *name)
 {
-	struct conn_params p;
+	struct connect_params p;
 	struct sockaddr_un sun;
 	struct pollfd pfd;
 	char buf[1024];
@@ -547,7 +547,7 @@ conn_helper_main(const char *name)
 	pfd.events = POLLIN;
 	if (poll(&pfd, 1, PARAMS_WAIT_MS) != 1 ||
 	    (n = recv(sup, buf, sizeof(buf), 0)) <= 0 ||
-	    conn_parse_params(buf, (size_t)n, &p) == -1) {
+	    connect_parse_params(buf, (size_t)n, &p) == -1) {
 		fprintf(stderr, "autossh: --fdpass-helper: no usable "
 		    "parameters from autossh\n");
 		return 1;

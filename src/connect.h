@@ -19,13 +19,13 @@
  * cannot be made (the reason, in ssh's words, goes to the supervisor,
  * which logs it), 1 on misuse (with a line on stderr).
  */
-int	conn_helper_main(const char *name);
+int	connect_helper_main(const char *name);
 
 /*
  * Parse the parameters a helper receives (exposed for the unit tests
  * and a fuzz target).  Returns 0, or -1 when a field is missing or bad.
  */
-struct conn_params {
+struct connect_params {
 	char	host[256];
 	char	port[8];
 	int	family;
@@ -38,7 +38,8 @@ struct conn_params {
 	int	outage_ms;		/* a working session was lost this
 					   long ago; -1: none since the last */
 };
-int	conn_parse_params(const char *text, size_t len, struct conn_params *p);
+int	connect_parse_params(const char *text, size_t len,
+	    struct connect_params *p);
 
 /*
  * How long the helper waits before asking again once every address has
@@ -50,7 +51,7 @@ int	conn_parse_params(const char *text, size_t len, struct conn_params *p);
  * 1 s, until the helper has been refused for 10 s: then -1, give up.
  * Each wait is jittered to 0.5 to 1.5 times its interval.  Pure.
  */
-int64_t	conn_refused_wait_ms(int64_t outage_ms, int64_t refused_for_ms, int n,
-	    uint16_t rnd);
+int64_t	connect_refused_wait_ms(int64_t outage_ms,
+	    int64_t refused_for_ms, int n, uint16_t rnd);
 
 #endif
