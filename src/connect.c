@@ -25,7 +25,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "connect.h"
+#include "connparams.h"
 #include "util.h"
 
 /* A new attempt this often while the path is silent (DESIGN.md §Liveness). */
@@ -56,111 +58,7 @@
 #define PARAMS_WAIT_MS	10000
 #define RESOLVE_RETRY_MS 2000
 
-/* ---- the parameters ---- */
-
-static int
-field_num(const char *v, int min, int max, int *out)
-{
-	char why[96];
-	long long n;
-
-	if (parse_num(v, min, max, &n, why, sizeof(why)) == -1)
-		return -1;
-	*out = (int)n;
-	return 0;
-}
-
-static int
-parse_reuse(char *v, struct sockaddr_storage *ss)
-{
-	char *sp = strrchr(v, ' ');
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-	int port;
-
-	if (sp == NULL || field_num(sp + 1, 1, 65535, &port) == -1)
-		return -1;
-	*sp = '\0';
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, v, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, v, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		return 0;
-	}
-	return -1;
-}
-
-int
-connect_parse_params(const char *text, size_t len, struct connect_params *p)
-{
-	char buf[1024], *line, *save = NULL;
-	int have = 0, family = 0;
-
-	if (len >= sizeof(buf))
-		return -1;
-	memcpy(buf, text, len);
-	buf[len] = '\0';
-	memset(p, 0, sizeof(*p));
-	p->reuse.ss_family = AF_UNSPEC;
-	p->reuse_ms = 1000;
-	p->outage_ms = -1;
-	for (line = strtok_r(buf, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
-		char *v = strchr(line, ' ');
-		int rc = 0;
-
-		if (v == NULL)
-			return -1;
-		*v++ = '\0';
-		if (strcmp(line, "host") == 0) {
-			rc = util_strlcpy(p->host, v, sizeof(p->host)) >=
-			    sizeof(p->host) || *v == '\0' ? -1 : 0;
-			have |= 1;
-		} else if (strcmp(line, "port") == 0) {
-			int port = 0;
-
-			rc = field_num(v, 1, 65535, &port);
-			snprintf(p->port, sizeof(p->port), "%d", port);
-			have |= 2;
-		} else if (strcmp(line, "family") == 0) {
-			rc = field_num(v, 0, 6, &family);
-			p->family = family == 4 ? AF_INET :
-			    family == 6 ? AF_INET6 : AF_UNSPEC;
-		} else if (strcmp(line, "timeout_ms") == 0)
-			rc = field_num(v, 0, CONN_MAX_TIMEOUT_MS, &p->timeout_ms);
-		else if (strcmp(line, "idle") == 0)
-			rc = field_num(v, 0, 32767, &p->idle_s);
-		else if (strcmp(line, "intvl") == 0)
-			rc = field_num(v, 0, 32767, &p->intvl_s);
-		else if (strcmp(line, "cnt") == 0)
-			rc = field_num(v, 0, 127, &p->cnt);
-		else if (strcmp(line, "user_timeout_ms") == 0)
-			rc = field_num(v, 0, 1 << 30, &p->user_timeout_ms);
-		else if (strcmp(line, "bind") == 0)
-			rc = util_strlcpy(p->bind_address, v,
-			    sizeof(p->bind_address)) >= sizeof(p->bind_address) ?
-			    -1 : 0;
-		else if (strcmp(line, "bindif") == 0)
-			rc = util_strlcpy(p->bind_interface, v,
-			    sizeof(p->bind_interface)) >=
-			    sizeof(p->bind_interface) ? -1 : 0;
-		else if (strcmp(line, "reuse") == 0)
-			rc = parse_reuse(v, &p->reuse);
-		else if (strcmp(line, "reuse_ms") == 0)
-			rc = field_num(v, 100, 60000, &p->reuse_ms);
-		else if (strcmp(line, "outage_ms") == 0)
-			rc = field_num(v, 0, CONN_MAX_TIMEOUT_MS,
-			    &p->outage_ms);
-		if (rc == -1)
-			return -1;
-	}
-	return have == 3 ? 0 : -1;
-}
+/* ---- the refusal schedule ---- */
 
 int64_t
 connect_refused_wait_ms(int64_t outage_ms, int64_t refused_for_ms, int n,
@@ -191,7 +89,7 @@ struct attempt {
 };
 
 static void
-set_options(int fd, const struct connect_params *p)
+set_options(int fd, const struct connparams *p)
 {
 	int one = 1, v;
 
@@ -223,7 +121,7 @@ set_options(int fd, const struct connect_params *p)
  * (returns 1), else as BindAddress says (returns 0).
  */
 static int
-bind_local(int fd, const struct connect_params *p, int family, int reuse)
+bind_local(int fd, const struct connparams *p, int family, int reuse)
 {
 	if (reuse && p->reuse.ss_family == family) {
 		int one = 1;
@@ -254,7 +152,7 @@ bind_local(int fd, const struct connect_params *p, int family, int reuse)
  * is cleared when that port cannot be had.
  */
 static int
-start_attempt(const struct connect_params *p, const struct addrinfo *ai,
+start_attempt(const struct connparams *p, const struct addrinfo *ai,
     int *reuse, int *err)
 {
 	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
@@ -311,7 +209,7 @@ tell(int sup, const char *fmt, ...)
 }
 
 static struct addrinfo *
-resolve(const struct connect_params *p, int sup, int64_t end)
+resolve(const struct connparams *p, int sup, int64_t end)
 {
 	struct addrinfo hints, *res;
 	int r;
@@ -352,7 +250,7 @@ resolve(const struct connect_params *p, int sup, int64_t end)
  * session.  Once the port cannot be had, fresh ports are used.
  */
 static int
-dial(const struct connect_params *p, int sup)
+dial(const struct connparams *p, int sup)
 {
 	int64_t end = p->timeout_ms > 0 ? now_ms() + p->timeout_ms : NEVER;
 	struct attempt pend[MAX_PENDING];
@@ -520,7 +418,7 @@ send_fd(int sock, const char *data, size_t len, int fd)
 int
 connect_helper_main(const char *name)
 {
-	struct connect_params p;
+	struct connparams p;
 	struct sockaddr_un sun;
 	struct pollfd pfd;
 	char buf[1024];
@@ -547,7 +445,7 @@ connect_helper_main(const char *name)
 	pfd.events = POLLIN;
 	if (poll(&pfd, 1, PARAMS_WAIT_MS) != 1 ||
 	    (n = recv(sup, buf, sizeof(buf), 0)) <= 0 ||
-	    connect_parse_params(buf, (size_t)n, &p) == -1) {
+	    connparams_parse(buf, (size_t)n, &p) == -1) {
 		fprintf(stderr, "autossh: --fdpass-helper: no usable "
 		    "parameters from autossh\n");
 		return 1;

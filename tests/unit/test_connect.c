@@ -37,7 +37,9 @@
 
 #include "unit.h"
 
+#include "conn.h"
 #include "connect.h"
+#include "connparams.h"
 #include "liveness.h"
 #include "sshcfg.h"
 #include "util.h"
@@ -234,7 +236,7 @@ port_of(const struct sockaddr_storage *ss)
 	return -1;
 }
 
-/* ---- connect_parse_params() ---- */
+/* ---- connparams_parse() ---- */
 
 static const char full_v4[] =
     "host example.org\nport 2222\nfamily 4\ntimeout_ms 5000\nidle 30\n"
@@ -244,13 +246,13 @@ static const char full_v4[] =
 static void
 test_params_full_v4(void **state)
 {
-	struct connect_params p;
+	struct connparams p;
 	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&p.reuse;
 	char a[INET_ADDRSTRLEN];
 
 	(void)state;
 	memset(&p, 0x5a, sizeof(p));
-	assert_int_equal(connect_parse_params(full_v4, strlen(full_v4), &p), 0);
+	assert_int_equal(connparams_parse(full_v4, strlen(full_v4), &p), 0);
 	assert_string_equal(p.host, "example.org");
 	assert_string_equal(p.port, "2222");
 	assert_int_equal(p.family, AF_INET);
@@ -274,12 +276,12 @@ test_params_full_v6(void **state)
 	    "host fd00::1\nport 22\nfamily 6\ntimeout_ms 0\nidle 45\n"
 	    "intvl 5\ncnt 3\nuser_timeout_ms 15000\nbind fd00::2\n"
 	    "reuse fd00::2 51234\n";
-	struct connect_params p;
+	struct connparams p;
 	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&p.reuse;
 	char a[INET6_ADDRSTRLEN];
 
 	(void)state;
-	assert_int_equal(connect_parse_params(text, strlen(text), &p), 0);
+	assert_int_equal(connparams_parse(text, strlen(text), &p), 0);
 	assert_string_equal(p.host, "fd00::1");
 	assert_string_equal(p.port, "22");
 	assert_int_equal(p.family, AF_INET6);
@@ -296,12 +298,12 @@ static void
 test_params_minimal(void **state)
 {
 	static const char text[] = "port 22\nhost h";
-	struct connect_params p;
+	struct connparams p;
 
 	(void)state;
 	memset(&p, 0x5a, sizeof(p));
 	/* Any order; the last line needs no newline; the rest defaults. */
-	assert_int_equal(connect_parse_params(text, strlen(text), &p), 0);
+	assert_int_equal(connparams_parse(text, strlen(text), &p), 0);
 	assert_string_equal(p.host, "h");
 	assert_string_equal(p.port, "22");
 	assert_int_equal(p.family, AF_UNSPEC);
@@ -377,12 +379,12 @@ test_params_row(void **state)
 {
 	const struct prow *r = *state;
 	char text[512];
-	struct connect_params p;
+	struct connparams p;
 	int n;
 
 	n = snprintf(text, sizeof(text), "host h\nport 22\n%s", r->extra);
 	assert_true(n > 0 && (size_t)n < sizeof(text));
-	assert_int_equal(connect_parse_params(text, (size_t)n, &p), r->rc);
+	assert_int_equal(connparams_parse(text, (size_t)n, &p), r->rc);
 }
 
 struct hprow {
@@ -406,21 +408,21 @@ static void
 test_params_missing(void **state)
 {
 	const struct hprow *r = *state;
-	struct connect_params p;
+	struct connparams p;
 
-	assert_int_equal(connect_parse_params(r->text, strlen(r->text), &p),
+	assert_int_equal(connparams_parse(r->text, strlen(r->text), &p),
 	    -1);
 }
 
 static void
 test_params_port_bounds(void **state)
 {
-	struct connect_params p;
+	struct connparams p;
 
 	(void)state;
-	assert_int_equal(connect_parse_params("host h\nport 1\n", 14, &p), 0);
+	assert_int_equal(connparams_parse("host h\nport 1\n", 14, &p), 0);
 	assert_string_equal(p.port, "1");
-	assert_int_equal(connect_parse_params("host h\nport 65535\n", 18, &p),
+	assert_int_equal(connparams_parse("host h\nport 65535\n", 18, &p),
 	    0);
 	assert_string_equal(p.port, "65535");
 }
@@ -429,7 +431,7 @@ static void
 test_params_host_lengths(void **state)
 {
 	char text[600];
-	struct connect_params p;
+	struct connparams p;
 	int n;
 
 	(void)state;
@@ -437,35 +439,35 @@ test_params_host_lengths(void **state)
 	memcpy(text, "port 22\nhost ", 13);
 	memset(text + 13, 'a', 255);
 	n = 13 + 255;
-	assert_int_equal(connect_parse_params(text, (size_t)n, &p), 0);
+	assert_int_equal(connparams_parse(text, (size_t)n, &p), 0);
 	assert_int_equal(strlen(p.host), 255);
 	text[n++] = 'a';
-	assert_int_equal(connect_parse_params(text, (size_t)n, &p), -1);
+	assert_int_equal(connparams_parse(text, (size_t)n, &p), -1);
 }
 
 static void
 test_params_len(void **state)
 {
 	static char text[1100];
-	struct connect_params p;
+	struct connparams p;
 	size_t n;
 
 	(void)state;
 	/* Exactly 1023 bytes: the parser's buffer holds it. */
 	n = (size_t)snprintf(text, sizeof(text), "host h\nport 22\npad ");
 	memset(text + n, 'x', 1023 - n);
-	assert_int_equal(connect_parse_params(text, 1023, &p), 0);
+	assert_int_equal(connparams_parse(text, 1023, &p), 0);
 	/* 1024 and more: refused, not truncated. */
 	text[1023] = 'x';
-	assert_int_equal(connect_parse_params(text, 1024, &p), -1);
-	assert_int_equal(connect_parse_params(text, sizeof(text), &p), -1);
+	assert_int_equal(connparams_parse(text, 1024, &p), -1);
+	assert_int_equal(connparams_parse(text, sizeof(text), &p), -1);
 }
 
 static void
 test_params_never_past_len(void **state)
 {
 	static const char text[] = "host h\nport 2222\n";
-	struct connect_params p;
+	struct connparams p;
 	char *copy;
 	size_t n;
 
@@ -475,11 +477,11 @@ test_params_never_past_len(void **state)
 	copy = malloc(n);
 	assert_non_null(copy);
 	memcpy(copy, text, n);
-	assert_int_equal(connect_parse_params(copy, n, &p), 0);
+	assert_int_equal(connparams_parse(copy, n, &p), 0);
 	free(copy);
 	assert_string_equal(p.port, "22");
 	/* A NUL inside ends the text there. */
-	assert_int_equal(connect_parse_params("host h\0port 22\n", 15, &p), -1);
+	assert_int_equal(connparams_parse("host h\0port 22\n", 15, &p), -1);
 }
 
 static void
@@ -490,12 +492,12 @@ test_params_every_prefix(void **state)
 	(void)state;
 	for (i = 0; i <= n; i++) {
 		char *copy = malloc(i + 1);
-		struct connect_params p;
+		struct connparams p;
 		int rc;
 
 		assert_non_null(copy);
 		memcpy(copy, full_v4, i);
-		rc = connect_parse_params(copy, i, &p);
+		rc = connparams_parse(copy, i, &p);
 		free(copy);
 		/* host and port are the first two lines. */
 		if (i < strlen("host example.org\nport 2"))
@@ -513,7 +515,7 @@ test_open(void **state)
 	struct sshcfg cfg;
 	struct liveness l;
 	struct conn c, c2;
-	struct connect_params p;
+	struct connparams p;
 	char want[64];
 	int type, fl;
 	size_t i;
@@ -544,7 +546,7 @@ test_open(void **state)
 	assert_string_equal(c.params, "host broker.example.net\nport 8883\n"
 	    "family 6\ntimeout_ms 7000\nidle 30\nintvl 5\ncnt 3\n"
 	    "user_timeout_ms 40000\nbind fd00::2\nbindif wwan0\n");
-	assert_int_equal(connect_parse_params(c.params, c.params_len, &p), 0);
+	assert_int_equal(connparams_parse(c.params, c.params_len, &p), 0);
 	assert_string_equal(p.host, "broker.example.net");
 	assert_int_equal(p.family, AF_INET6);
 	assert_string_equal(p.bind_interface, "wwan0");
@@ -584,7 +586,7 @@ test_open_params_every_deadline(void **state)
 	struct sshcfg cfg;
 	struct liveness l;
 	struct conn c;
-	struct connect_params p;
+	struct connparams p;
 	size_t i;
 	int bad = 0;
 
@@ -594,7 +596,7 @@ test_open_params_every_deadline(void **state)
 	for (i = 0; i < NROWS(deadlines); i++) {
 		liveness_plan(deadlines[i], &cfg, &l);
 		assert_int_equal(conn_open(&c, &cfg, &l), 0);
-		if (connect_parse_params(c.params, c.params_len, &p) == -1) {
+		if (connparams_parse(c.params, c.params_len, &p) == -1) {
 			print_error("deadline %d: the helper refuses:\n%s\n",
 			    deadlines[i], c.params);
 			bad++;
@@ -610,7 +612,7 @@ test_open_params_longest(void **state)
 	struct sshcfg cfg;
 	struct liveness l;
 	struct conn c;
-	struct connect_params p;
+	struct connparams p;
 
 	(void)state;
 	cfg_local(&cfg, "", 65535);
@@ -620,14 +622,14 @@ test_open_params_longest(void **state)
 	cfg.connect_timeout_s = 3600;
 	liveness_plan(45, &cfg, &l);
 	assert_int_equal(conn_open(&c, &cfg, &l), 0);
-	assert_int_equal(connect_parse_params(c.params, c.params_len, &p), 0);
+	assert_int_equal(connparams_parse(c.params, c.params_len, &p), 0);
 	assert_int_equal(strlen(p.host), 255);
 	assert_int_equal(p.timeout_ms, 3600 * 1000);
 	conn_close(&c);
 }
 
 /*
- * conn_open() and connect_parse_params() for a ConnectTimeout in a child,
+ * conn_open() and connparams_parse() for a ConnectTimeout in a child,
  * so that a sanitizer abort fails this test only.  Exit 0: parsed and
  * right; 1: conn_open failed; 2: the helper would refuse; 3: wrong.
  */
@@ -642,14 +644,14 @@ open_with_timeout(int timeout_s)
 		struct sshcfg cfg;
 		struct liveness l;
 		struct conn c;
-		struct connect_params p;
+		struct connparams p;
 
 		cfg_local(&cfg, "h", 22);
 		cfg.connect_timeout_s = timeout_s;
 		liveness_plan(45, &cfg, &l);
 		if (conn_open(&c, &cfg, &l) == -1)
 			_exit(1);
-		if (connect_parse_params(c.params, c.params_len, &p) == -1)
+		if (connparams_parse(c.params, c.params_len, &p) == -1)
 			_exit(2);
 		/*
 		 * Exact while it fits the helper's range; beyond that (over
@@ -1198,7 +1200,7 @@ check_reuse_message(int family, const char *addr, int port,
 {
 	char buf[2048], want[128];
 	struct conn c;
-	struct connect_params p;
+	struct connparams p;
 	ssize_t n;
 	int s;
 
@@ -1219,7 +1221,7 @@ check_reuse_message(int family, const char *addr, int port,
 	    want_ms);
 	assert_memory_equal(buf, c.params, c.params_len);
 	assert_string_equal(buf + c.params_len, want);
-	assert_int_equal(connect_parse_params(buf, (size_t)n, &p), 0);
+	assert_int_equal(connparams_parse(buf, (size_t)n, &p), 0);
 	assert_int_equal(p.reuse.ss_family, family);
 	assert_int_equal(port_of(&p.reuse), port);
 	assert_int_equal(p.reuse_ms, want_ms);
@@ -1279,7 +1281,7 @@ static int
 accepted_outage(int64_t lost_ms)
 {
 	char buf[2048];
-	struct connect_params p;
+	struct connparams p;
 	struct conn c;
 	ssize_t n;
 	int s;
@@ -1292,7 +1294,7 @@ accepted_outage(int64_t lost_ms)
 	assert_true(readable(s, 1000));
 	n = recv(s, buf, sizeof(buf), 0);
 	assert_true(n > 0);
-	assert_int_equal(connect_parse_params(buf, (size_t)n, &p), 0);
+	assert_int_equal(connparams_parse(buf, (size_t)n, &p), 0);
 	close(s);
 	conn_close(&c);
 	return p.outage_ms;
