@@ -29,6 +29,13 @@ field_num(const char *v, int min, int max, int *out)
 	return 0;
 }
 
+/* Copy a string field: -1 when it does not fit. */
+static int
+field_str(const char *v, char *dst, size_t size)
+{
+	return util_strlcpy(dst, v, size) >= size ? -1 : 0;
+}
+
 static int
 parse_reuse(char *v, struct sockaddr_storage *ss)
 {
@@ -77,8 +84,8 @@ connparams_parse(const char *text, size_t len, struct connparams *p)
 			return -1;
 		*v++ = '\0';
 		if (strcmp(line, "host") == 0) {
-			rc = util_strlcpy(p->host, v, sizeof(p->host)) >=
-			    sizeof(p->host) || *v == '\0' ? -1 : 0;
+			rc = field_str(v, p->host, sizeof(p->host)) == -1 ||
+			    *v == '\0' ? -1 : 0;
 			have |= 1;
 		} else if (strcmp(line, "port") == 0) {
 			int port = 0;
@@ -91,7 +98,8 @@ connparams_parse(const char *text, size_t len, struct connparams *p)
 			p->family = family == 4 ? AF_INET :
 			    family == 6 ? AF_INET6 : AF_UNSPEC;
 		} else if (strcmp(line, "timeout_ms") == 0)
-			rc = field_num(v, 0, CONN_MAX_TIMEOUT_MS, &p->timeout_ms);
+			rc = field_num(v, 0, CONN_MAX_TIMEOUT_MS,
+			    &p->timeout_ms);
 		else if (strcmp(line, "idle") == 0)
 			rc = field_num(v, 0, 32767, &p->idle_s);
 		else if (strcmp(line, "intvl") == 0)
@@ -101,13 +109,11 @@ connparams_parse(const char *text, size_t len, struct connparams *p)
 		else if (strcmp(line, "user_timeout_ms") == 0)
 			rc = field_num(v, 0, 1 << 30, &p->user_timeout_ms);
 		else if (strcmp(line, "bind") == 0)
-			rc = util_strlcpy(p->bind_address, v,
-			    sizeof(p->bind_address)) >= sizeof(p->bind_address) ?
-			    -1 : 0;
+			rc = field_str(v, p->bind_address,
+			    sizeof(p->bind_address));
 		else if (strcmp(line, "bindif") == 0)
-			rc = util_strlcpy(p->bind_interface, v,
-			    sizeof(p->bind_interface)) >=
-			    sizeof(p->bind_interface) ? -1 : 0;
+			rc = field_str(v, p->bind_interface,
+			    sizeof(p->bind_interface));
 		else if (strcmp(line, "reuse") == 0)
 			rc = parse_reuse(v, &p->reuse);
 		else if (strcmp(line, "reuse_ms") == 0)
