@@ -25,7 +25,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "connect.h"
+#include "connparams.h"
 #include "util.h"
 
 /* A new attempt this often while the path is silent (DESIGN.md §Liveness). */
@@ -33,6 +35,8 @@
 /* Each attempt retransmits its SYN once, then gives up after 3 s. */
 #define ATTEMPT_SYNCNT	1
 #define MAX_PENDING	3
+/* Addresses tried, at most: one bit each in a refused mask. */
+#define MAX_ADDRS	16
 /*
  * A refusal means the host is there but sshd is not (yet): it may be
  * restarting, so keep asking once a second for a while before leaving it
@@ -56,114 +60,10 @@
 #define PARAMS_WAIT_MS	10000
 #define RESOLVE_RETRY_MS 2000
 
-/* ---- the parameters ---- */
-
-static int
-field_num(const char *v, int min, int max, int *out)
-{
-	char why[96];
-	long long n;
-
-	if (parse_num(v, min, max, &n, why, sizeof(why)) == -1)
-		return -1;
-	*out = (int)n;
-	return 0;
-}
-
-static int
-parse_reuse(char *v, struct sockaddr_storage *ss)
-{
-	char *sp = strrchr(v, ' ');
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-	int port;
-
-	if (sp == NULL || field_num(sp + 1, 1, 65535, &port) == -1)
-		return -1;
-	*sp = '\0';
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, v, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, v, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		return 0;
-	}
-	return -1;
-}
-
-int
-conn_parse_params(const char *text, size_t len, struct conn_params *p)
-{
-	char buf[1024], *line, *save = NULL;
-	int have = 0, family = 0;
-
-	if (len >= sizeof(buf))
-		return -1;
-	memcpy(buf, text, len);
-	buf[len] = '\0';
-	memset(p, 0, sizeof(*p));
-	p->reuse.ss_family = AF_UNSPEC;
-	p->reuse_ms = 1000;
-	p->outage_ms = -1;
-	for (line = strtok_r(buf, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
-		char *v = strchr(line, ' ');
-		int rc = 0;
-
-		if (v == NULL)
-			return -1;
-		*v++ = '\0';
-		if (strcmp(line, "host") == 0) {
-			rc = util_strlcpy(p->host, v, sizeof(p->host)) >=
-			    sizeof(p->host) || *v == '\0' ? -1 : 0;
-			have |= 1;
-		} else if (strcmp(line, "port") == 0) {
-			int port = 0;
-
-			rc = field_num(v, 1, 65535, &port);
-			snprintf(p->port, sizeof(p->port), "%d", port);
-			have |= 2;
-		} else if (strcmp(line, "family") == 0) {
-			rc = field_num(v, 0, 6, &family);
-			p->family = family == 4 ? AF_INET :
-			    family == 6 ? AF_INET6 : AF_UNSPEC;
-		} else if (strcmp(line, "timeout_ms") == 0)
-			rc = field_num(v, 0, CONN_MAX_TIMEOUT_MS, &p->timeout_ms);
-		else if (strcmp(line, "idle") == 0)
-			rc = field_num(v, 0, 32767, &p->idle_s);
-		else if (strcmp(line, "intvl") == 0)
-			rc = field_num(v, 0, 32767, &p->intvl_s);
-		else if (strcmp(line, "cnt") == 0)
-			rc = field_num(v, 0, 127, &p->cnt);
-		else if (strcmp(line, "user_timeout_ms") == 0)
-			rc = field_num(v, 0, 1 << 30, &p->user_timeout_ms);
-		else if (strcmp(line, "bind") == 0)
-			rc = util_strlcpy(p->bind_address, v,
-			    sizeof(p->bind_address)) >= sizeof(p->bind_address) ?
-			    -1 : 0;
-		else if (strcmp(line, "bindif") == 0)
-			rc = util_strlcpy(p->bind_interface, v,
-			    sizeof(p->bind_interface)) >=
-			    sizeof(p->bind_interface) ? -1 : 0;
-		else if (strcmp(line, "reuse") == 0)
-			rc = parse_reuse(v, &p->reuse);
-		else if (strcmp(line, "reuse_ms") == 0)
-			rc = field_num(v, 100, 60000, &p->reuse_ms);
-		else if (strcmp(line, "outage_ms") == 0)
-			rc = field_num(v, 0, CONN_MAX_TIMEOUT_MS,
-			    &p->outage_ms);
-		if (rc == -1)
-			return -1;
-	}
-	return have == 3 ? 0 : -1;
-}
+/* ---- the refusal schedule ---- */
 
 int64_t
-conn_refused_wait_ms(int64_t outage_ms, int64_t refused_for_ms, int n,
+connect_refused_wait_ms(int64_t outage_ms, int64_t refused_for_ms, int n,
     uint16_t rnd)
 {
 	int64_t base;
@@ -191,7 +91,7 @@ struct attempt {
 };
 
 static void
-set_options(int fd, const struct conn_params *p)
+set_options(int fd, const struct connparams *p)
 {
 	int one = 1, v;
 
@@ -223,7 +123,7 @@ set_options(int fd, const struct conn_params *p)
  * (returns 1), else as BindAddress says (returns 0).
  */
 static int
-bind_local(int fd, const struct conn_params *p, int family, int reuse)
+bind_local(int fd, const struct connparams *p, int family, int reuse)
 {
 	if (reuse && p->reuse.ss_family == family) {
 		int one = 1;
@@ -254,7 +154,7 @@ bind_local(int fd, const struct conn_params *p, int family, int reuse)
  * is cleared when that port cannot be had.
  */
 static int
-start_attempt(const struct conn_params *p, const struct addrinfo *ai,
+start_attempt(const struct connparams *p, const struct addrinfo *ai,
     int *reuse, int *err)
 {
 	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
@@ -311,7 +211,7 @@ tell(int sup, const char *fmt, ...)
 }
 
 static struct addrinfo *
-resolve(const struct conn_params *p, int sup, int64_t end)
+resolve(const struct connparams *p, int sup, int64_t end)
 {
 	struct addrinfo hints, *res;
 	int r;
@@ -338,9 +238,204 @@ resolve(const struct conn_params *p, int sup, int64_t end)
 }
 
 /*
+ * One helper's dialing, from the resolved addresses to a connected
+ * socket or a reason to give up.
+ */
+struct dialer {
+	const struct connparams *p;
+	int	sup;			/* the supervisor's socket */
+	const struct addrinfo *addrs[MAX_ADDRS];
+	int	naddr;
+	int	next;			/* the address to try next, mod naddr */
+	struct attempt pend[MAX_PENDING]; /* oldest first */
+	int	npend;
+	unsigned refused;		/* bit i: addrs[i] refused this round */
+	int	nrefused;		/* rounds refused everywhere so far */
+	int	reuse;			/* still trying the previous port */
+	int	last_err;		/* the reason told when giving up */
+	int64_t	start_ms, end_ms;	/* end_ms: ConnectTimeout, or NEVER */
+	int64_t	next_ms;		/* when the next attempt is due */
+	int64_t	refused_since;		/* first refused everywhere, or NEVER */
+};
+
+/* What one wait came to. */
+enum wait_result { WAIT_MORE, WAIT_CONNECTED, WAIT_FAILED, WAIT_GONE };
+
+/* Keep the TCP addresses of the resolver's answer, in its order. */
+static void
+choose_addrs(struct dialer *d, const struct addrinfo *res)
+{
+	const struct addrinfo *ai;
+
+	for (ai = res; ai != NULL && d->naddr < MAX_ADDRS; ai = ai->ai_next)
+		if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
+			d->addrs[d->naddr++] = ai;
+}
+
+/*
+ * While the previous port is wanted: skip the addresses of the other
+ * family (none of its family: fresh ports from now on), and retire an
+ * attempt from it that has lived its time, so the next can start.
+ */
+static void
+follow_old_port(struct dialer *d, int64_t now)
+{
+	int want = d->p->reuse.ss_family, i;
+
+	if (d->reuse) {
+		for (i = 0; i < d->naddr; i++, d->next++)
+			if (d->addrs[d->next % d->naddr]->ai_family == want)
+				break;
+		if (i == d->naddr)
+			d->reuse = 0;
+	}
+	/* From the old port, only one attempt is ever pending. */
+	if (d->reuse && d->npend > 0 &&
+	    now - d->pend[0].started_ms >= d->p->reuse_ms) {
+		close(d->pend[0].fd);
+		d->npend = 0;
+	}
+}
+
+/* Mark addrs[addr] as refusing; the old port has done its job. */
+static void
+note_refusal(struct dialer *d, int addr)
+{
+	d->refused |= 1u << addr;
+	d->reuse = 0;
+}
+
+/*
+ * Start an attempt to the next address when one is due, making room by
+ * dropping the oldest, and set when the one after is due.
+ */
+static void
+start_next(struct dialer *d, int64_t now)
+{
+	int addr = d->next % d->naddr, e = 0, fd;
+
+	if (now < d->next_ms || (d->reuse && d->npend > 0))
+		return;
+	if (d->npend == MAX_PENDING) {
+		close(d->pend[0].fd);
+		memmove(d->pend, d->pend + 1, sizeof(d->pend[0]) *
+		    (size_t)--d->npend);
+	}
+	fd = start_attempt(d->p, d->addrs[addr], &d->reuse, &e);
+	if (fd != -1) {
+		d->pend[d->npend].fd = fd;
+		d->pend[d->npend].started_ms = now;
+		d->pend[d->npend++].addr = addr;
+	} else {
+		d->last_err = e;
+		if (e == ECONNREFUSED)
+			note_refusal(d, addr);
+	}
+	d->next++;
+	d->next_ms = now + (d->reuse ? d->p->reuse_ms : ATTEMPT_MS);
+}
+
+/*
+ * Settle pend[i], whose connect has finished.  Connected: it goes to
+ * *fd, every other attempt is closed, returns 1.  Failed: it is closed
+ * and marked -1 for removal, its error is the last reason, returns 0.
+ */
+static int
+settle(struct dialer *d, int i, int *fd)
+{
+	int err = 0, j;
+	socklen_t el = sizeof(err);
+
+	getsockopt(d->pend[i].fd, SOL_SOCKET, SO_ERROR, &err, &el);
+	if (err == 0) {
+		*fd = d->pend[i].fd;
+		for (j = 0; j < d->npend; j++)
+			if (j != i)
+				close(d->pend[j].fd);
+		d->npend = 0;
+		return 1;
+	}
+	d->last_err = err;
+	/*
+	 * A stale session would have drawn a challenge ACK, not a reset:
+	 * the old port has done its job.
+	 */
+	if (err == ECONNREFUSED)
+		note_refusal(d, d->pend[i].addr);
+	close(d->pend[i].fd);
+	d->pend[i].fd = -1;
+	return 0;
+}
+
+/*
+ * Wait for the pending attempts, the supervisor's socket, or the next
+ * attempt's time (or the ConnectTimeout), and settle the attempts that
+ * finished.  *fd is set when one connected (WAIT_CONNECTED).
+ */
+static enum wait_result
+wait_results(struct dialer *d, int64_t now, int *fd)
+{
+	struct pollfd pfd[MAX_PENDING + 1];
+	int64_t wake;
+	int i;
+
+	for (i = 0; i < d->npend; i++) {
+		pfd[i].fd = d->pend[i].fd;
+		pfd[i].events = POLLOUT;
+	}
+	pfd[d->npend].fd = d->sup;
+	pfd[d->npend].events = POLLIN;
+	wake = d->next_ms < d->end_ms ? d->next_ms : d->end_ms;
+	if (poll(pfd, (nfds_t)d->npend + 1, (int)(wake > now ?
+	    wake - now : 0)) == -1 && errno != EINTR)
+		return WAIT_FAILED;
+	if (pfd[d->npend].revents != 0)
+		return WAIT_GONE;
+	for (i = 0; i < d->npend; i++)
+		if (pfd[i].revents != 0 && settle(d, i, fd))
+			return WAIT_CONNECTED;
+	for (i = 0; i < d->npend; )
+		if (d->pend[i].fd == -1) {
+			memmove(d->pend + i, d->pend + i + 1,
+			    sizeof(d->pend[0]) * (size_t)(d->npend - i - 1));
+			d->npend--;
+		} else
+			i++;
+	return WAIT_MORE;
+}
+
+/*
+ * Every address refused and nothing pending: ask again soon, as
+ * connect_refused_wait_ms() says.  Returns -1 when it says give up.
+ */
+static int
+after_refusals(struct dialer *d, int64_t now)
+{
+	const struct connparams *p = d->p;
+	uint16_t r = 0;
+	int64_t retry, t;
+
+	if (d->refused != (1u << d->naddr) - 1 || d->npend != 0)
+		return 0;
+	t = now_ms();
+	if (d->refused_since == NEVER)
+		d->refused_since = now;
+	util_random(&r, sizeof(r));
+	retry = connect_refused_wait_ms(p->outage_ms < 0 ? -1 :
+	    p->outage_ms + (t - d->start_ms), t - d->refused_since,
+	    d->nrefused++, r);
+	if (retry < 0)
+		return -1;
+	if (d->next_ms > t + retry)
+		d->next_ms = t + retry;
+	d->refused = 0;
+	return 0;
+}
+
+/*
  * Connect: a new attempt every ATTEMPT_MS across the addresses, older
  * attempts kept until their own SYN retry runs out, so a slow answer
- * still counts.  Refusals are asked again as conn_refused_wait_ms()
+ * still counts.  Refusals are asked again as connect_refused_wait_ms()
  * says, quickly just after a working session was lost, then end it (the
  * server is there and says no: the supervisor's back-off takes over);
  * silence never does, unless ConnectTimeout says so.
@@ -350,145 +445,44 @@ resolve(const struct conn_params *p, int sup, int64_t end)
  * out, and only to addresses of its family: the first SYN to reach the
  * server after an outage must come from that port to clear a stale
  * session.  Once the port cannot be had, fresh ports are used.
+ *
+ * Returns the connected socket, or -1: the reason is told to the
+ * supervisor unless it hung up.
  */
 static int
-dial(const struct conn_params *p, int sup)
+dial(const struct connparams *p, int sup)
 {
-	int64_t end = p->timeout_ms > 0 ? now_ms() + p->timeout_ms : NEVER;
-	struct attempt pend[MAX_PENDING];
-	struct addrinfo *res, *ai;
-	const struct addrinfo *addrs[16];
-	unsigned refused = 0;
-	int naddr = 0, next = 0, npend = 0, last_err = ETIMEDOUT, nrefused = 0;
-	int reuse = p->reuse.ss_family != AF_UNSPEC;
-	int64_t next_ms, refused_since = NEVER, start_ms = now_ms();
-	int i;
+	struct dialer d = { .p = p, .sup = sup, .last_err = ETIMEDOUT,
+	    .reuse = p->reuse.ss_family != AF_UNSPEC, .refused_since = NEVER };
+	struct addrinfo *res;
+	enum wait_result w = WAIT_FAILED;
+	int fd = -1, i;
 
-	if ((res = resolve(p, sup, end)) == NULL)
+	d.end_ms = p->timeout_ms > 0 ? now_ms() + p->timeout_ms : NEVER;
+	d.start_ms = now_ms();
+	if ((res = resolve(p, sup, d.end_ms)) == NULL)
 		return -1;
-	for (ai = res; ai != NULL && naddr < 16; ai = ai->ai_next)
-		if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
-			addrs[naddr++] = ai;
-	next_ms = now_ms();
+	choose_addrs(&d, res);
+	d.next_ms = now_ms();
 	for (;;) {
-		struct pollfd pfd[MAX_PENDING + 1];
-		int64_t now = now_ms(), wake;
+		int64_t now = now_ms();
 
-		if (naddr == 0 || (end != NEVER && now >= end))
+		if (d.naddr == 0 || (d.end_ms != NEVER && now >= d.end_ms))
 			break;
-		if (reuse) {
-			/* Skip addresses the old port cannot reach. */
-			for (i = 0; i < naddr && addrs[next % naddr]->ai_family
-			    != p->reuse.ss_family; i++)
-				next++;
-			if (i == naddr)
-				reuse = 0;
-		}
-		/* An attempt from the old port makes way for the next one. */
-		if (reuse && npend > 0 &&
-		    now - pend[0].started_ms >= p->reuse_ms) {
-			close(pend[0].fd);
-			npend = 0;
-		}
-		if (now >= next_ms && !(reuse && npend > 0)) {
-			int e = 0, fd;
-
-			if (npend == MAX_PENDING) {
-				close(pend[0].fd);
-				memmove(pend, pend + 1, sizeof(pend[0]) *
-				    (size_t)--npend);
-			}
-			fd = start_attempt(p, addrs[next % naddr], &reuse, &e);
-			if (fd != -1) {
-				pend[npend].fd = fd;
-				pend[npend].started_ms = now;
-				pend[npend++].addr = next % naddr;
-			} else {
-				last_err = e;
-				if (e == ECONNREFUSED) {
-					refused |= 1u << (next % naddr);
-					reuse = 0;
-				}
-			}
-			next++;
-			next_ms = now + (reuse ? p->reuse_ms : ATTEMPT_MS);
-		}
-		for (i = 0; i < npend; i++) {
-			pfd[i].fd = pend[i].fd;
-			pfd[i].events = POLLOUT;
-		}
-		pfd[npend].fd = sup;
-		pfd[npend].events = POLLIN;
-		wake = next_ms < end ? next_ms : end;
-		if (poll(pfd, (nfds_t)npend + 1, (int)(wake > now ?
-		    wake - now : 0)) == -1 && errno != EINTR)
+		follow_old_port(&d, now);
+		start_next(&d, now);
+		if ((w = wait_results(&d, now, &fd)) != WAIT_MORE)
 			break;
-		if (pfd[npend].revents != 0)
-			goto gone;
-		for (i = 0; i < npend; i++) {
-			int err = 0;
-			socklen_t el = sizeof(err);
-
-			if (pfd[i].revents == 0)
-				continue;
-			getsockopt(pend[i].fd, SOL_SOCKET, SO_ERROR, &err, &el);
-			if (err == 0) {
-				int fd = pend[i].fd, j;
-
-				for (j = 0; j < npend; j++)
-					if (j != i)
-						close(pend[j].fd);
-				freeaddrinfo(res);
-				return fd;
-			}
-			last_err = err;
-			/*
-			 * A stale session would have drawn a challenge ACK,
-			 * not a reset: the old port has done its job.
-			 */
-			if (err == ECONNREFUSED) {
-				refused |= 1u << pend[i].addr;
-				reuse = 0;
-			}
-			close(pend[i].fd);
-			pend[i].fd = -1;
-		}
-		for (i = 0; i < npend; )
-			if (pend[i].fd == -1) {
-				memmove(pend + i, pend + i + 1,
-				    sizeof(pend[0]) * (size_t)(npend - i - 1));
-				npend--;
-			} else
-				i++;
-		/* Every address refused and nothing pending: ask again soon. */
-		if (refused == (1u << naddr) - 1 && npend == 0) {
-			uint16_t r = 0;
-			int64_t retry, t = now_ms();
-
-			if (refused_since == NEVER)
-				refused_since = now;
-			util_random(&r, sizeof(r));
-			retry = conn_refused_wait_ms(p->outage_ms < 0 ? -1 :
-			    p->outage_ms + (t - start_ms), t - refused_since,
-			    nrefused++, r);
-			if (retry < 0)
-				break;
-			if (next_ms > t + retry)
-				next_ms = t + retry;
-			refused = 0;
-		}
+		if (after_refusals(&d, now) == -1)
+			break;
 	}
-	for (i = 0; i < npend; i++)
-		close(pend[i].fd);
+	for (i = 0; i < d.npend; i++)
+		close(d.pend[i].fd);
 	freeaddrinfo(res);
-	tell(sup, "fail connect to host %s port %s: %s", p->host, p->port,
-	    strerror(last_err));
-	return -1;
-gone:
-	for (i = 0; i < npend; i++)
-		close(pend[i].fd);
-	freeaddrinfo(res);
-	return -1;
+	if (w != WAIT_CONNECTED && w != WAIT_GONE)
+		tell(sup, "fail connect to host %s port %s: %s", p->host,
+		    p->port, strerror(d.last_err));
+	return fd;
 }
 
 static int
@@ -518,9 +512,9 @@ send_fd(int sock, const char *data, size_t len, int fd)
 }
 
 int
-conn_helper_main(const char *name)
+connect_helper_main(const char *name)
 {
-	struct conn_params p;
+	struct connparams p;
 	struct sockaddr_un sun;
 	struct pollfd pfd;
 	char buf[1024];
@@ -547,7 +541,7 @@ conn_helper_main(const char *name)
 	pfd.events = POLLIN;
 	if (poll(&pfd, 1, PARAMS_WAIT_MS) != 1 ||
 	    (n = recv(sup, buf, sizeof(buf), 0)) <= 0 ||
-	    conn_parse_params(buf, (size_t)n, &p) == -1) {
+	    connparams_parse(buf, (size_t)n, &p) == -1) {
 		fprintf(stderr, "autossh: --fdpass-helper: no usable "
 		    "parameters from autossh\n");
 		return 1;

@@ -1,17 +1,12 @@
 /*
  * The helper's end of the liveness layer's connection (see conn.h for
- * the whole picture): the parameters the supervisor sends, and the
- * helper's main function.
+ * the whole picture): the helper's main function and its refusal
+ * schedule.  The parameters it receives are connparams.h's.
  */
 #ifndef AUTOSSH_CONNECT_H
 #define AUTOSSH_CONNECT_H
 
-#include <sys/socket.h>
-
-#include <stddef.h>
 #include <stdint.h>
-
-#include "conn.h"
 
 /*
  * The helper: run as `autossh --fdpass-helper NAME` by ssh.  Returns the
@@ -19,26 +14,7 @@
  * cannot be made (the reason, in ssh's words, goes to the supervisor,
  * which logs it), 1 on misuse (with a line on stderr).
  */
-int	conn_helper_main(const char *name);
-
-/*
- * Parse the parameters a helper receives (exposed for the unit tests
- * and a fuzz target).  Returns 0, or -1 when a field is missing or bad.
- */
-struct conn_params {
-	char	host[256];
-	char	port[8];
-	int	family;
-	int	timeout_ms;		/* 0: none */
-	int	idle_s, intvl_s, cnt, user_timeout_ms;
-	char	bind_address[64];
-	char	bind_interface[32];
-	struct sockaddr_storage reuse;	/* ss_family AF_UNSPEC: none */
-	int	reuse_ms;		/* the life of one attempt from it */
-	int	outage_ms;		/* a working session was lost this
-					   long ago; -1: none since the last */
-};
-int	conn_parse_params(const char *text, size_t len, struct conn_params *p);
+int	connect_helper_main(const char *name);
 
 /*
  * How long the helper waits before asking again once every address has
@@ -50,7 +26,7 @@ int	conn_parse_params(const char *text, size_t len, struct conn_params *p);
  * 1 s, until the helper has been refused for 10 s: then -1, give up.
  * Each wait is jittered to 0.5 to 1.5 times its interval.  Pure.
  */
-int64_t	conn_refused_wait_ms(int64_t outage_ms, int64_t refused_for_ms, int n,
-	    uint16_t rnd);
+int64_t	connect_refused_wait_ms(int64_t outage_ms,
+	    int64_t refused_for_ms, int n, uint16_t rnd);
 
 #endif

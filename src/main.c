@@ -525,7 +525,7 @@ main(int argc, char **argv)
 		code = run(&cfg);
 		break;
 	case MODE_FDPASS:
-		code = conn_helper_main(cfg.fdpass_socket);
+		code = connect_helper_main(cfg.fdpass_socket);
 		break;
 	case MODE_STATUS:
 		code = status_main(cfg.status_target, cfg.pidfile,

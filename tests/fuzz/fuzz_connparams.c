@@ -1,6 +1,6 @@
 /*
  * Fuzz target: the parameters the ProxyCommand helper receives over its
- * socket (conn_parse_params()).  The helper trusts nothing it reads: a
+ * socket (connparams_parse()).  The helper trusts nothing it reads: a
  * bad field must be refused, never half-used.
  *
  * Input: the datagram's bytes, in an exact-size heap block (the parser
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "connect.h"
+#include "connparams.h"
 #include "fuzz.h"
 #include "log.h"
 
@@ -34,7 +34,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct conn_params p;
+	struct connparams p;
 	const struct sockaddr_in *s4 = (const void *)&p.reuse;
 	const struct sockaddr_in6 *s6 = (const void *)&p.reuse;
 	char *text;
@@ -43,7 +43,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((text = malloc(size ? size : 1)) == NULL)
 		abort();
 	memcpy(text, data, size);
-	rc = conn_parse_params(text, size, &p);
+	rc = connparams_parse(text, size, &p);
 	free(text);
 	CHECK(rc == 0 || rc == -1);
 	if (rc == -1)

@@ -3,7 +3,7 @@
  * main.c's prepare_ssh()): sshcfg_parse(), then liveness_plan() for a
  * deadline, liveness_describe(), and for a plan that owns the socket
  * conn_open(), whose parameter text is parsed back with
- * conn_parse_params() exactly as the ProxyCommand helper would.
+ * connparams_parse() exactly as the ProxyCommand helper would.
  *
  * Input: 3 bytes giving the deadline (big-endian, modulo 86401; below 5
  * means 0, as --deadline allows 0 or 5..86400), then the -G output.
@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "conn.h"
-#include "connect.h"
+#include "connparams.h"
 #include "fuzz.h"
 #include "liveness.h"
 #include "log.h"
@@ -41,7 +41,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static void
 check_params(const struct sshcfg *c, const struct liveness *l)
 {
-	struct conn_params p;
+	struct connparams p;
 	struct conn conn;
 	long long ms;
 	int fam;
@@ -52,7 +52,7 @@ check_params(const struct sshcfg *c, const struct liveness *l)
 		return;
 	}
 	CHECK(conn.params_len < sizeof(conn.params));
-	CHECK(conn_parse_params(conn.params, conn.params_len, &p) == 0);
+	CHECK(connparams_parse(conn.params, conn.params_len, &p) == 0);
 	CHECK(strcmp(p.host, c->hostname) == 0);
 	CHECK(atoi(p.port) == c->port);
 	fam = c->family == AF_INET || c->family == AF_INET6 ? c->family :

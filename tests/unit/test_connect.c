@@ -3,7 +3,7 @@
  * boundaries, malformed text), the ProxyCommand quoting checked through
  * a real /bin/sh, conn_describe(), conn_read() against a fake helper,
  * the peer check, and whole round trips without ssh: a forked process
- * plays ssh and its child runs conn_helper_main() against a TCP
+ * plays ssh and its child runs connect_helper_main() against a TCP
  * listener on 127.0.0.1, so that the socket options, the descriptor
  * passing and the helper's failure messages are checked on real
  * sockets.
@@ -37,7 +37,9 @@
 
 #include "unit.h"
 
+#include "conn.h"
 #include "connect.h"
+#include "connparams.h"
 #include "liveness.h"
 #include "sshcfg.h"
 #include "util.h"
@@ -169,7 +171,7 @@ spawn_helper(const char *name, int out_fd, int err_fd)
 			_exit(90);
 		if (err_fd != -1 && dup2(err_fd, STDERR_FILENO) == -1)
 			_exit(91);
-		_exit(conn_helper_main(name));
+		_exit(connect_helper_main(name));
 	}
 	return pid;
 }
@@ -234,7 +236,7 @@ port_of(const struct sockaddr_storage *ss)
 	return -1;
 }
 
-/* ---- conn_parse_params() ---- */
+/* ---- connparams_parse() ---- */
 
 static const char full_v4[] =
     "host example.org\nport 2222\nfamily 4\ntimeout_ms 5000\nidle 30\n"
@@ -244,13 +246,13 @@ static const char full_v4[] =
 static void
 test_params_full_v4(void **state)
 {
-	struct conn_params p;
+	struct connparams p;
 	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&p.reuse;
 	char a[INET_ADDRSTRLEN];
 
 	(void)state;
 	memset(&p, 0x5a, sizeof(p));
-	assert_int_equal(conn_parse_params(full_v4, strlen(full_v4), &p), 0);
+	assert_int_equal(connparams_parse(full_v4, strlen(full_v4), &p), 0);
 	assert_string_equal(p.host, "example.org");
 	assert_string_equal(p.port, "2222");
 	assert_int_equal(p.family, AF_INET);
@@ -274,12 +276,12 @@ test_params_full_v6(void **state)
 	    "host fd00::1\nport 22\nfamily 6\ntimeout_ms 0\nidle 45\n"
 	    "intvl 5\ncnt 3\nuser_timeout_ms 15000\nbind fd00::2\n"
 	    "reuse fd00::2 51234\n";
-	struct conn_params p;
+	struct connparams p;
 	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&p.reuse;
 	char a[INET6_ADDRSTRLEN];
 
 	(void)state;
-	assert_int_equal(conn_parse_params(text, strlen(text), &p), 0);
+	assert_int_equal(connparams_parse(text, strlen(text), &p), 0);
 	assert_string_equal(p.host, "fd00::1");
 	assert_string_equal(p.port, "22");
 	assert_int_equal(p.family, AF_INET6);
@@ -296,12 +298,12 @@ static void
 test_params_minimal(void **state)
 {
 	static const char text[] = "port 22\nhost h";
-	struct conn_params p;
+	struct connparams p;
 
 	(void)state;
 	memset(&p, 0x5a, sizeof(p));
 	/* Any order; the last line needs no newline; the rest defaults. */
-	assert_int_equal(conn_parse_params(text, strlen(text), &p), 0);
+	assert_int_equal(connparams_parse(text, strlen(text), &p), 0);
 	assert_string_equal(p.host, "h");
 	assert_string_equal(p.port, "22");
 	assert_int_equal(p.family, AF_UNSPEC);
@@ -377,12 +379,12 @@ test_params_row(void **state)
 {
 	const struct prow *r = *state;
 	char text[512];
-	struct conn_params p;
+	struct connparams p;
 	int n;
 
 	n = snprintf(text, sizeof(text), "host h\nport 22\n%s", r->extra);
 	assert_true(n > 0 && (size_t)n < sizeof(text));
-	assert_int_equal(conn_parse_params(text, (size_t)n, &p), r->rc);
+	assert_int_equal(connparams_parse(text, (size_t)n, &p), r->rc);
 }
 
 struct hprow {
@@ -406,20 +408,22 @@ static void
 test_params_missing(void **state)
 {
 	const struct hprow *r = *state;
-	struct conn_params p;
+	struct connparams p;
 
-	assert_int_equal(conn_parse_params(r->text, strlen(r->text), &p), -1);
+	assert_int_equal(connparams_parse(r->text, strlen(r->text), &p),
+	    -1);
 }
 
 static void
 test_params_port_bounds(void **state)
 {
-	struct conn_params p;
+	struct connparams p;
 
 	(void)state;
-	assert_int_equal(conn_parse_params("host h\nport 1\n", 14, &p), 0);
+	assert_int_equal(connparams_parse("host h\nport 1\n", 14, &p), 0);
 	assert_string_equal(p.port, "1");
-	assert_int_equal(conn_parse_params("host h\nport 65535\n", 18, &p), 0);
+	assert_int_equal(connparams_parse("host h\nport 65535\n", 18, &p),
+	    0);
 	assert_string_equal(p.port, "65535");
 }
 
@@ -427,7 +431,7 @@ static void
 test_params_host_lengths(void **state)
 {
 	char text[600];
-	struct conn_params p;
+	struct connparams p;
 	int n;
 
 	(void)state;
@@ -435,35 +439,35 @@ test_params_host_lengths(void **state)
 	memcpy(text, "port 22\nhost ", 13);
 	memset(text + 13, 'a', 255);
 	n = 13 + 255;
-	assert_int_equal(conn_parse_params(text, (size_t)n, &p), 0);
+	assert_int_equal(connparams_parse(text, (size_t)n, &p), 0);
 	assert_int_equal(strlen(p.host), 255);
 	text[n++] = 'a';
-	assert_int_equal(conn_parse_params(text, (size_t)n, &p), -1);
+	assert_int_equal(connparams_parse(text, (size_t)n, &p), -1);
 }
 
 static void
 test_params_len(void **state)
 {
 	static char text[1100];
-	struct conn_params p;
+	struct connparams p;
 	size_t n;
 
 	(void)state;
 	/* Exactly 1023 bytes: the parser's buffer holds it. */
 	n = (size_t)snprintf(text, sizeof(text), "host h\nport 22\npad ");
 	memset(text + n, 'x', 1023 - n);
-	assert_int_equal(conn_parse_params(text, 1023, &p), 0);
+	assert_int_equal(connparams_parse(text, 1023, &p), 0);
 	/* 1024 and more: refused, not truncated. */
 	text[1023] = 'x';
-	assert_int_equal(conn_parse_params(text, 1024, &p), -1);
-	assert_int_equal(conn_parse_params(text, sizeof(text), &p), -1);
+	assert_int_equal(connparams_parse(text, 1024, &p), -1);
+	assert_int_equal(connparams_parse(text, sizeof(text), &p), -1);
 }
 
 static void
 test_params_never_past_len(void **state)
 {
 	static const char text[] = "host h\nport 2222\n";
-	struct conn_params p;
+	struct connparams p;
 	char *copy;
 	size_t n;
 
@@ -473,11 +477,11 @@ test_params_never_past_len(void **state)
 	copy = malloc(n);
 	assert_non_null(copy);
 	memcpy(copy, text, n);
-	assert_int_equal(conn_parse_params(copy, n, &p), 0);
+	assert_int_equal(connparams_parse(copy, n, &p), 0);
 	free(copy);
 	assert_string_equal(p.port, "22");
 	/* A NUL inside ends the text there. */
-	assert_int_equal(conn_parse_params("host h\0port 22\n", 15, &p), -1);
+	assert_int_equal(connparams_parse("host h\0port 22\n", 15, &p), -1);
 }
 
 static void
@@ -488,12 +492,12 @@ test_params_every_prefix(void **state)
 	(void)state;
 	for (i = 0; i <= n; i++) {
 		char *copy = malloc(i + 1);
-		struct conn_params p;
+		struct connparams p;
 		int rc;
 
 		assert_non_null(copy);
 		memcpy(copy, full_v4, i);
-		rc = conn_parse_params(copy, i, &p);
+		rc = connparams_parse(copy, i, &p);
 		free(copy);
 		/* host and port are the first two lines. */
 		if (i < strlen("host example.org\nport 2"))
@@ -511,7 +515,7 @@ test_open(void **state)
 	struct sshcfg cfg;
 	struct liveness l;
 	struct conn c, c2;
-	struct conn_params p;
+	struct connparams p;
 	char want[64];
 	int type, fl;
 	size_t i;
@@ -542,7 +546,7 @@ test_open(void **state)
 	assert_string_equal(c.params, "host broker.example.net\nport 8883\n"
 	    "family 6\ntimeout_ms 7000\nidle 30\nintvl 5\ncnt 3\n"
 	    "user_timeout_ms 40000\nbind fd00::2\nbindif wwan0\n");
-	assert_int_equal(conn_parse_params(c.params, c.params_len, &p), 0);
+	assert_int_equal(connparams_parse(c.params, c.params_len, &p), 0);
 	assert_string_equal(p.host, "broker.example.net");
 	assert_int_equal(p.family, AF_INET6);
 	assert_string_equal(p.bind_interface, "wwan0");
@@ -582,7 +586,7 @@ test_open_params_every_deadline(void **state)
 	struct sshcfg cfg;
 	struct liveness l;
 	struct conn c;
-	struct conn_params p;
+	struct connparams p;
 	size_t i;
 	int bad = 0;
 
@@ -592,7 +596,7 @@ test_open_params_every_deadline(void **state)
 	for (i = 0; i < NROWS(deadlines); i++) {
 		liveness_plan(deadlines[i], &cfg, &l);
 		assert_int_equal(conn_open(&c, &cfg, &l), 0);
-		if (conn_parse_params(c.params, c.params_len, &p) == -1) {
+		if (connparams_parse(c.params, c.params_len, &p) == -1) {
 			print_error("deadline %d: the helper refuses:\n%s\n",
 			    deadlines[i], c.params);
 			bad++;
@@ -608,7 +612,7 @@ test_open_params_longest(void **state)
 	struct sshcfg cfg;
 	struct liveness l;
 	struct conn c;
-	struct conn_params p;
+	struct connparams p;
 
 	(void)state;
 	cfg_local(&cfg, "", 65535);
@@ -618,14 +622,14 @@ test_open_params_longest(void **state)
 	cfg.connect_timeout_s = 3600;
 	liveness_plan(45, &cfg, &l);
 	assert_int_equal(conn_open(&c, &cfg, &l), 0);
-	assert_int_equal(conn_parse_params(c.params, c.params_len, &p), 0);
+	assert_int_equal(connparams_parse(c.params, c.params_len, &p), 0);
 	assert_int_equal(strlen(p.host), 255);
 	assert_int_equal(p.timeout_ms, 3600 * 1000);
 	conn_close(&c);
 }
 
 /*
- * conn_open() and conn_parse_params() for a ConnectTimeout in a child,
+ * conn_open() and connparams_parse() for a ConnectTimeout in a child,
  * so that a sanitizer abort fails this test only.  Exit 0: parsed and
  * right; 1: conn_open failed; 2: the helper would refuse; 3: wrong.
  */
@@ -640,14 +644,14 @@ open_with_timeout(int timeout_s)
 		struct sshcfg cfg;
 		struct liveness l;
 		struct conn c;
-		struct conn_params p;
+		struct connparams p;
 
 		cfg_local(&cfg, "h", 22);
 		cfg.connect_timeout_s = timeout_s;
 		liveness_plan(45, &cfg, &l);
 		if (conn_open(&c, &cfg, &l) == -1)
 			_exit(1);
-		if (conn_parse_params(c.params, c.params_len, &p) == -1)
+		if (connparams_parse(c.params, c.params_len, &p) == -1)
 			_exit(2);
 		/*
 		 * Exact while it fits the helper's range; beyond that (over
@@ -1196,7 +1200,7 @@ check_reuse_message(int family, const char *addr, int port,
 {
 	char buf[2048], want[128];
 	struct conn c;
-	struct conn_params p;
+	struct connparams p;
 	ssize_t n;
 	int s;
 
@@ -1217,7 +1221,7 @@ check_reuse_message(int family, const char *addr, int port,
 	    want_ms);
 	assert_memory_equal(buf, c.params, c.params_len);
 	assert_string_equal(buf + c.params_len, want);
-	assert_int_equal(conn_parse_params(buf, (size_t)n, &p), 0);
+	assert_int_equal(connparams_parse(buf, (size_t)n, &p), 0);
 	assert_int_equal(p.reuse.ss_family, family);
 	assert_int_equal(port_of(&p.reuse), port);
 	assert_int_equal(p.reuse_ms, want_ms);
@@ -1277,7 +1281,7 @@ static int
 accepted_outage(int64_t lost_ms)
 {
 	char buf[2048];
-	struct conn_params p;
+	struct connparams p;
 	struct conn c;
 	ssize_t n;
 	int s;
@@ -1290,7 +1294,7 @@ accepted_outage(int64_t lost_ms)
 	assert_true(readable(s, 1000));
 	n = recv(s, buf, sizeof(buf), 0);
 	assert_true(n > 0);
-	assert_int_equal(conn_parse_params(buf, (size_t)n, &p), 0);
+	assert_int_equal(connparams_parse(buf, (size_t)n, &p), 0);
 	close(s);
 	conn_close(&c);
 	return p.outage_ms;
@@ -1331,26 +1335,26 @@ test_refused_wait_bounds(void **state)
 
 	(void)state;
 	/* Right after a loss: 0.1 s first, then 0.15 s, 0.5 to 1.5 times. */
-	assert_int_equal(conn_refused_wait_ms(0, 0, 0, 0), 50);
-	assert_int_equal(conn_refused_wait_ms(0, 0, 0, 65535), 149);
-	assert_int_equal(conn_refused_wait_ms(0, 0, 0, 32768), 100);
-	assert_int_equal(conn_refused_wait_ms(0, 0, 1, 0), 75);
-	assert_int_equal(conn_refused_wait_ms(0, 0, 1, 65535), 224);
+	assert_int_equal(connect_refused_wait_ms(0, 0, 0, 0), 50);
+	assert_int_equal(connect_refused_wait_ms(0, 0, 0, 65535), 149);
+	assert_int_equal(connect_refused_wait_ms(0, 0, 0, 32768), 100);
+	assert_int_equal(connect_refused_wait_ms(0, 0, 1, 0), 75);
+	assert_int_equal(connect_refused_wait_ms(0, 0, 1, 65535), 224);
 	/* The quick interval is a cap: it does not grow with n... */
 	for (n = 1; n < 100000; n *= 7)
-		assert_in_range(conn_refused_wait_ms(9000, 9000, n, 65535),
+		assert_in_range(connect_refused_wait_ms(9000, 9000, n, 65535),
 		    75, 224);
 	/* ...and no refusal ends it while the window lasts. */
-	assert_in_range(conn_refused_wait_ms(11999, 11999, 500, 0), 75, 224);
+	assert_in_range(connect_refused_wait_ms(11999, 11999, 500, 0), 75, 224);
 	/* After 12 s, or with no session lost: 1 s, as on a first start. */
-	assert_int_equal(conn_refused_wait_ms(12000, 0, 0, 0), 500);
-	assert_int_equal(conn_refused_wait_ms(12000, 0, 75, 65535), 1499);
-	assert_int_equal(conn_refused_wait_ms(-1, 0, 0, 0), 500);
-	assert_int_equal(conn_refused_wait_ms(-1, 9999, 9, 65535), 1499);
+	assert_int_equal(connect_refused_wait_ms(12000, 0, 0, 0), 500);
+	assert_int_equal(connect_refused_wait_ms(12000, 0, 75, 65535), 1499);
+	assert_int_equal(connect_refused_wait_ms(-1, 0, 0, 0), 500);
+	assert_int_equal(connect_refused_wait_ms(-1, 9999, 9, 65535), 1499);
 	/* Then the supervisor's back-off: after 10 s of refusals. */
-	assert_int_equal(conn_refused_wait_ms(-1, 10000, 9, 0), -1);
-	assert_int_equal(conn_refused_wait_ms(12000, 11900, 75, 0), -1);
-	assert_int_equal(conn_refused_wait_ms(3600000, 10000, 1, 0), -1);
+	assert_int_equal(connect_refused_wait_ms(-1, 10000, 9, 0), -1);
+	assert_int_equal(connect_refused_wait_ms(12000, 11900, 75, 0), -1);
+	assert_int_equal(connect_refused_wait_ms(3600000, 10000, 1, 0), -1);
 }
 
 /*
@@ -1366,7 +1370,7 @@ simulate(int64_t age0, uint64_t seed, int64_t *syn, int max, int64_t *end)
 	for (;;) {
 		assert_true(n < max);
 		syn[n] = t;
-		w = conn_refused_wait_ms(age0 < 0 ? -1 : age0 + t, t, n,
+		w = connect_refused_wait_ms(age0 < 0 ? -1 : age0 + t, t, n,
 		    seeded(&seed));
 		n++;
 		if (w < 0)
@@ -1465,7 +1469,7 @@ fake_ssh(const char *name, int rep_fd)
 		close(sp[0]);
 		dup2(sp[1], STDOUT_FILENO);
 		close(sp[1]);
-		_exit(conn_helper_main(name));
+		_exit(connect_helper_main(name));
 	}
 	close(sp[1]);
 	r.step = 1;

@@ -390,7 +390,7 @@ test_kernel_limits_long_deadline(void **state)
 	(void)state;
 	/*
 	 * --deadline accepts up to 86400: the plan must still be one the
-	 * kernel (and conn_parse_params) accepts.
+	 * kernel (and connparams_parse) accepts.
 	 */
 	cfg_default(&c);
 	plan(86400, &c, &l);
