@@ -405,8 +405,8 @@ up(struct sv *sv, int64_t now, struct sv_out *out)
 	/*
 	 * Up at the first try after an outage, from the lost connection's
 	 * local port: if the server still held the old session (and its -R
-	 * ports), our SYN from that port made it drop it (DESIGN.md §Stale
-	 * sessions), or the forwards would have been refused.
+	 * ports), our SYN from that port made it drop it, or the forwards
+	 * would have been refused (DESIGN.md §Stale sessions).
 	 */
 	if (sv->outage.active && sv->outage.tries == 1 && sv->port_reused &&
 	    sv->p.remote_forwards > 0) {

@@ -1,7 +1,8 @@
 /*
- * Unit tests for waitpipe.c, the -f handshake (DESIGN.md §Published
- * state): the writer's lines through a real pipe, and the reader's rules
- * on partial lines, escapes, unknown letters and order.
+ * Unit tests for waitpipe.c, the -f handshake
+ * (DESIGN.md §Published state): the writer's lines through a real pipe,
+ * and the reader's rules on partial lines, escapes, unknown letters and
+ * order.
  */
 #include <setjmp.h>
 #include <signal.h>
