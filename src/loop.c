@@ -42,11 +42,7 @@ spawn_ssh(struct daemon *d, int64_t now)
 	log_debug("started ssh (pid %ld, start %d)", (long)pid, d->sv.starts);
 }
 
-/*
- * Answer SV_TAKE_SLOT.  Slot files we cannot use must not stop the
- * tunnel: then it starts without one, as it would with no state
- * directory.
- */
+/* Answer SV_TAKE_SLOT. */
 static void
 take_slot(struct daemon *d, int64_t now)
 {
@@ -63,6 +59,7 @@ take_slot(struct daemon *d, int64_t now)
 	default:
 		log_debug("unable to take a handshake slot (%sN): %s; "
 		    "starting without one", d->hs.prefix, strerror(errno));
+		ev.type = EV_SLOT_NONE;
 		break;
 	}
 	feed(d, &ev, now);

@@ -221,6 +221,15 @@ slot_answer(struct sv *sv, const struct sv_event *ev, int64_t now,
 	char buf[32];
 	int64_t wait;
 
+	/*
+	 * Slot files we cannot use must not stop the tunnel: start without
+	 * a slot, as with no state directory.
+	 */
+	if (ev->type == EV_SLOT_NONE) {
+		if (sv->state == SV_WAITING)
+			spawn_now(sv, now, out);
+		return;
+	}
 	if (ev->type == EV_SLOT_TAKEN) {
 		sv->slot_held = 1;
 		/* Stopped while asking: nothing to start it for. */
@@ -612,6 +621,7 @@ sv_handle(struct sv *sv, const struct sv_event *ev, int64_t now,
 		break;
 	case EV_SLOT_TAKEN:
 	case EV_SLOT_BUSY:
+	case EV_SLOT_NONE:
 		slot_answer(sv, ev, now, out);
 		break;
 	case EV_AUTHENTICATED:

@@ -34,9 +34,10 @@ enum sv_event_type {
 	EV_NET_CHANGE,		/* links, addresses or routes changed and
 				   settled: reason (what), stalled */
 	EV_LINK_LOST,		/* the connection is known dead: reason */
-	EV_SLOT_TAKEN,		/* SV_TAKE_SLOT: we hold a slot (or none
-				   can be had: go ahead without) */
+	EV_SLOT_TAKEN,		/* SV_TAKE_SLOT: we hold a slot */
 	EV_SLOT_BUSY,		/* SV_TAKE_SLOT: every slot is held */
+	EV_SLOT_NONE,		/* SV_TAKE_SLOT: the slot files cannot be
+				   used */
 	EV_AUTHENTICATED,	/* ssh has authenticated to the server */
 };
 
@@ -66,7 +67,8 @@ struct sv_event {
 #define SV_READY	0x10	/* the tunnel is up for the first time */
 #define SV_CHANGED	0x20	/* the state changed: publish it */
 #define SV_TAKE_SLOT	0x40	/* try to take a handshake slot, and
-				   answer EV_SLOT_TAKEN or EV_SLOT_BUSY */
+				   answer EV_SLOT_TAKEN, EV_SLOT_BUSY or
+				   EV_SLOT_NONE */
 #define SV_RELEASE_SLOT	0x80	/* let the handshake slot go */
 
 struct sv_out {

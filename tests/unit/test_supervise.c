@@ -1423,6 +1423,34 @@ test_slot_release(void **state)
 	assert_int_equal(r.sv.state, SV_STARTING);
 }
 
+/* Slot files that cannot be used: start without a slot. */
+static void
+test_slot_unusable(void **state)
+{
+	struct sv_policy p = slot_policy();
+	struct run r;
+
+	(void)state;
+	start(&r, &p, 1);
+	assert_int_equal(ev(&r, EV_START), SV_TAKE_SLOT);
+	assert_int_equal(ev(&r, EV_SLOT_NONE), SV_SPAWN | SV_CHANGED);
+	assert_int_equal(r.sv.state, SV_CONNECTING);
+	assert_int_equal(r.sv.starts, 1);
+	assert_false(r.sv.slot_held);
+	/* Nothing held, nothing to let go. */
+	assert_int_equal(ev(&r, EV_AUTHENTICATED), 0);
+	/* Not waiting: ignored. */
+	assert_int_equal(ev(&r, EV_SLOT_NONE), 0);
+	/* After a busy answer, too. */
+	r.now += 100;
+	ssh_exit(&r, EXITED(255), CAUSE_TRANSIENT, NULL);
+	assert_int_equal(at_deadline(&r), SV_TAKE_SLOT);
+	ev(&r, EV_SLOT_BUSY);
+	assert_int_equal(at_deadline(&r), SV_TAKE_SLOT);
+	assert_int_equal(ev(&r, EV_SLOT_NONE), SV_SPAWN | SV_CHANGED);
+	assert_int_equal(r.sv.starts, 2);
+}
+
 /* Without slots (no state directory) nothing changes. */
 static void
 test_slot_none(void **state)
@@ -1830,6 +1858,8 @@ main(void)
 	    test_slot_release, NULL);
 	add_test("slots: none without a state directory", test_slot_none,
 	    NULL);
+	add_test("slots: unusable files: start without one",
+	    test_slot_unusable, NULL);
 	add_test("slots: MAXSTART before a slot", test_slot_maxstart, NULL);
 	add_test("slots: MAXLIFETIME while waiting", test_slot_maxlifetime,
 	    NULL);
