@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "log.h"
 #include "util.h"
 
 static int
@@ -76,7 +77,6 @@ conn_init(struct conn *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->listen_fd = c->peer_fd = c->sock_fd = -1;
-	c->lost_ms = NEVER;
 }
 
 int
@@ -201,7 +201,7 @@ parent_of(pid_t pid)
 }
 
 void
-conn_accept(struct conn *c, pid_t ssh_pid)
+conn_accept(struct conn *c, pid_t ssh_pid, int64_t lost_ms, int64_t now)
 {
 	char msg[sizeof(c->params) + 128];
 	struct ucred cred;
@@ -245,8 +245,8 @@ conn_accept(struct conn *c, pid_t ssh_pid)
 	 * helper's range an outage is just old: say so, not something it
 	 * would reject.
 	 */
-	if (c->lost_ms != NEVER) {
-		int64_t ago = now_ms() - c->lost_ms;
+	if (lost_ms != NEVER) {
+		int64_t ago = now - lost_ms;
 
 		if (ago > CONN_MAX_TIMEOUT_MS)
 			ago = CONN_MAX_TIMEOUT_MS;
@@ -309,6 +309,74 @@ conn_read(struct conn *c)
 		return CONN_FAILED;
 	}
 	return CONN_NOTHING;
+}
+
+int
+conn_pollfds(const struct conn *c, struct pollfd *pfd, int n)
+{
+	if (n < CONN_MAX_FDS)
+		return 0;
+	pfd[0].fd = c->listen_fd;
+	pfd[1].fd = c->peer_fd;
+	pfd[0].events = pfd[1].events = POLLIN;
+	pfd[0].revents = pfd[1].revents = 0;
+	return CONN_MAX_FDS;
+}
+
+int
+conn_handle(struct conn *c, const struct pollfd *pfd, int n, pid_t ssh_pid,
+    int64_t lost_ms, int64_t now, struct sv_event *ev)
+{
+	char l[INET6_ADDRSTRLEN + 8], r[INET6_ADDRSTRLEN + 8];
+
+	if (n < CONN_MAX_FDS)
+		return 0;
+	if (pfd[0].revents != 0 && c->listen_fd != -1)
+		conn_accept(c, ssh_pid, lost_ms, now);
+	/* A helper accepted just now was not polled yet. */
+	if (pfd[1].revents == 0 || c->peer_fd != pfd[1].fd)
+		return 0;
+	switch (conn_read(c)) {
+	case CONN_TRANSPORT:
+		conn_describe(&c->local, l, sizeof(l));
+		conn_describe(&c->remote, r, sizeof(r));
+		log_debug("connected to %s from %s%s", r, l,
+		    c->port_reused ? " (the previous local port)" : "");
+		memset(ev, 0, sizeof(*ev));
+		ev->type = EV_TRANSPORT;
+		ev->port_reused = c->port_reused;
+		return 1;
+	case CONN_FAILED:
+		log_info("%s", c->fail);
+		break;
+	}
+	return 0;
+}
+
+const char *
+conn_fail(const struct conn *c)
+{
+	return c->fail;
+}
+
+const struct sockaddr_storage *
+conn_local(const struct conn *c)
+{
+	return c->sock_fd != -1 ? &c->local : NULL;
+}
+
+const struct sockaddr_storage *
+conn_remote(const struct conn *c)
+{
+	return c->remote.ss_family != AF_UNSPEC ? &c->remote : NULL;
+}
+
+int
+conn_stalled(const struct conn *c)
+{
+	struct conn_stats cs;
+
+	return conn_stats(c, &cs) == 0 && cs.retransmits > 0;
 }
 
 /* TCP states (the kernel's numbering, as in glibc's <netinet/tcp.h>). */

@@ -22,11 +22,16 @@
 
 #include <netinet/in.h>
 
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "liveness.h"
 #include "sshcfg.h"
+#include "supervise.h"
+
+/* How many pollfds conn_pollfds() fills. */
+#define CONN_MAX_FDS	2
 
 /* The longest ConnectTimeout passed on; longer ones mean "no limit". */
 #define CONN_MAX_TIMEOUT_MS	(1 << 30)
@@ -47,8 +52,6 @@ struct conn {
 	int		reuse_port;	/* ask the helper to bind last_local */
 	uint32_t	last_rtt_us;	/* of the previous connection */
 	int		port_reused;	/* the socket got last_local's port */
-	int64_t		lost_ms;	/* when a working session was lost,
-					   NEVER once up again */
 	char		fail[256];	/* the helper's reason for CONN_FAILED */
 	char		params[1024];	/* what the helper is told */
 	size_t		params_len;
@@ -77,13 +80,42 @@ int	conn_proxy_command(const struct conn *c, const char *self, char *out,
 /*
  * The listener is readable: accept the helper if it is a child of ssh
  * (pid ssh_pid) running as our user, and send it the parameters (with
- * how long ago lost_ms was, when set).  Anyone else is dropped.  Never
- * blocks.
+ * how long before now the working session was lost, lost_ms, unless
+ * NEVER).  Anyone else is dropped.  Never blocks.
  */
-void	conn_accept(struct conn *c, pid_t ssh_pid);
+void	conn_accept(struct conn *c, pid_t ssh_pid, int64_t lost_ms,
+	    int64_t now);
 
 /* Read from the helper: CONN_TRANSPORT, CONN_FAILED or CONN_NOTHING. */
 int	conn_read(struct conn *c);
+
+/*
+ * The loop's interface, like the monitor's.  conn_pollfds() fills n
+ * (>= CONN_MAX_FDS) pollfds, the listener and the current helper (fd -1
+ * when none), and returns how many.  conn_handle() takes them back after
+ * poll(): accepts a helper (conn_accept()), reads it (conn_read()), and
+ * returns 1 with ev set to EV_TRANSPORT (port_reused) when ssh's
+ * connection arrived, else 0.  A helper's failure is logged here and
+ * kept for conn_fail().  The connection has no deadline of its own.
+ */
+int	conn_pollfds(const struct conn *c, struct pollfd *pfd, int n);
+int	conn_handle(struct conn *c, const struct pollfd *pfd, int n,
+	    pid_t ssh_pid, int64_t lost_ms, int64_t now, struct sv_event *ev);
+
+/* The helper's reason for giving up with this ssh, or "". */
+const char *conn_fail(const struct conn *c);
+
+/* The current connection's local address, or NULL without one. */
+const struct sockaddr_storage *conn_local(const struct conn *c);
+
+/* The last connection's remote address, or NULL if none was made. */
+const struct sockaddr_storage *conn_remote(const struct conn *c);
+
+/*
+ * The current connection has unanswered retransmissions (stalled in
+ * TCP's back-off): 1, else 0 (also without a connection).
+ */
+int	conn_stalled(const struct conn *c);
 
 /*
  * ssh has gone: drop the helper and our copy of the socket, remembering

@@ -1,12 +1,11 @@
 /*
  * The one poll() loop.  It owns the order of things: signals first
- * (reaping before anything else), then ssh's output, then deadlines.
- * Decisions are the supervisor's; this file only translates between the
- * system and the state machine, so it holds no policy of its own.
+ * (reaping before anything else), then the helper, ssh's output, the
+ * network and the monitor, then deadlines.  It reads the clock once a
+ * pass and decides nothing: each module turns its descriptors into
+ * events, supervise.c decides, and the actions are carried out here.
  */
 #include <sys/wait.h>
-
-#include <arpa/inet.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -15,13 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "child.h"
 #include "log.h"
 #include "loop.h"
-#include "notify.h"
-#include "publish.h"
 #include "sig.h"
-#include "sshout.h"
 #include "util.h"
 
 static void feed(struct daemon *, const struct sv_event *, int64_t);
@@ -42,18 +37,12 @@ spawn_ssh(struct daemon *d, int64_t now)
 		feed(d, &ev, now);
 		return;
 	}
-	d->session_seen = d->rfwd_done = 0;
-	if (d->outage)
-		d->outage_tries++;
+	sshout_milestones_reset(&d->ms);
 	monitor_start(&d->mon, now);
 	log_debug("started ssh (pid %ld, start %d)", (long)pid, d->sv.starts);
 }
 
-/*
- * Answer SV_TAKE_SLOT.  Slot files we cannot use must not stop the
- * tunnel: then it starts without one, as it would with no state
- * directory.
- */
+/* Answer SV_TAKE_SLOT. */
 static void
 take_slot(struct daemon *d, int64_t now)
 {
@@ -70,6 +59,7 @@ take_slot(struct daemon *d, int64_t now)
 	default:
 		log_debug("unable to take a handshake slot (%sN): %s; "
 		    "starting without one", d->hs.prefix, strerror(errno));
+		ev.type = EV_SLOT_NONE;
 		break;
 	}
 	feed(d, &ev, now);
@@ -80,6 +70,8 @@ act(struct daemon *d, const struct sv_out *out, int64_t now)
 {
 	if (out->msg[0] != '\0')
 		log_msg(out->level, "%s", out->msg);
+	if (out->msg2[0] != '\0')
+		log_msg(out->level, "%s", out->msg2);
 	if (out->actions & SV_TERM)
 		child_signal(&d->ssh, SIGTERM);
 	if (out->actions & SV_KILL)
@@ -95,26 +87,6 @@ act(struct daemon *d, const struct sv_out *out, int64_t now)
 		take_slot(d, now);
 }
 
-/*
- * Up at the first try after an outage, from the lost connection's local
- * port: if the server still held the old session (and its -R ports),
- * our SYN from that port made it drop it (DESIGN.md §Stale sessions),
- * or the forwards would have been refused.
- */
-static void
-note_eviction(struct daemon *d)
-{
-	if (d->outage && d->outage_tries == 1 && d->conn.port_reused &&
-	    d->sshcfg.remote_forwards > 0) {
-		d->evictions++;
-		log_info("remote forwards back at the first try after the "
-		    "outage: reconnected from the previous local port, so the "
-		    "server's stale session was cleared");
-	}
-	d->outage = 0;
-	d->conn.lost_ms = NEVER;
-}
-
 static void
 feed(struct daemon *d, const struct sv_event *ev, int64_t now)
 {
@@ -122,9 +94,7 @@ feed(struct daemon *d, const struct sv_event *ev, int64_t now)
 
 	sv_handle(&d->sv, ev, now, &out);
 	act(d, &out, now);
-	if ((out.actions & SV_CHANGED) && d->sv.state == SV_UP)
-		note_eviction(d);
-	publish_after(d, &out);
+	publish_change(&d->pub, d, &out, now);
 }
 
 /*
@@ -136,11 +106,11 @@ static void
 forward_refused(struct daemon *d)
 {
 	monitor_forward_refused(&d->mon, d->ssh.reason,
-	    d->conn.remote.ss_family != AF_UNSPEC ? &d->conn.remote : NULL);
+	    conn_remote(&d->conn));
 }
 
 static void
-reap(struct daemon *d)
+reap(struct daemon *d, int64_t now)
 {
 	struct sv_event ev = { .type = EV_CHILD_EXIT };
 	int status;
@@ -158,23 +128,13 @@ reap(struct daemon *d)
 		monitor_stop(&d->mon);
 		forward_refused(d);
 		/* The helper's reason beats ssh's "proxy dialer" complaint. */
-		if (d->conn.fail[0] != '\0')
-			child_note(&d->ssh, d->conn.fail);
-		/*
-		 * A working tunnel that ended without our asking, or that we
-		 * stopped because its link was lost: an outage.
-		 */
-		if (d->sv.state == SV_UP || (d->sv.state == SV_STOPPING &&
-		    d->sv.after == AFTER_RESTART_POLICY)) {
-			d->outage = 1;
-			d->outage_tries = 0;
-			d->conn.lost_ms = now_ms();
-		}
+		if (conn_fail(&d->conn)[0] != '\0')
+			child_note(&d->ssh, conn_fail(&d->conn));
 		conn_reset(&d->conn);
 		ev.wstatus = status;
 		ev.cause = d->ssh.cause;
 		ev.reason = child_reason(&d->ssh);
-		feed(d, &ev, now_ms());
+		feed(d, &ev, now);
 	}
 }
 
@@ -191,7 +151,7 @@ log_state(const struct daemon *d, int64_t now)
 }
 
 static void
-signals(struct daemon *d)
+signals(struct daemon *d, int64_t now)
 {
 	static const int stops[] = { SIGTERM, SIGINT, SIGQUIT };
 	struct sv_event ev = { .type = EV_STOP };
@@ -199,18 +159,18 @@ signals(struct daemon *d)
 
 	sig_drain();
 	if (sig_take(SIGCHLD))
-		reap(d);
+		reap(d, now);
 	for (i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
 		if (sig_take(stops[i])) {
 			log_info("received SIG%s", sigabbrev_np(stops[i]));
 			ev.type = EV_STOP;
-			feed(d, &ev, now_ms());
+			feed(d, &ev, now);
 		}
 	}
 	if (sig_take(SIGUSR1)) {
 		log_info("received SIGUSR1");
 		ev.type = EV_RESTART;
-		feed(d, &ev, now_ms());
+		feed(d, &ev, now);
 	}
 	if (sig_take(SIGHUP)) {
 		log_info("received SIGHUP");
@@ -218,68 +178,43 @@ signals(struct daemon *d)
 			log_warn("unable to reopen the log file: %s",
 			    strerror(errno));
 		ev.type = EV_RETRY_NOW;
-		feed(d, &ev, now_ms());
+		feed(d, &ev, now);
 	}
 	if (sig_take(SIGUSR2)) {
-		log_state(d, now_ms());
-		publish_refresh(d);
+		log_state(d, now);
+		publish_refresh(&d->pub, d, now);
 	}
 }
 
-/* ssh's milestones: up once in session and every -R is answered. */
+/* ssh's output: its milestones (sshout.c) become events. */
 static void
-milestones(struct daemon *d, unsigned marks)
+ssh_output(struct daemon *d, int64_t now)
 {
 	struct sv_event ev = { .type = EV_AUTHENTICATED };
+	unsigned ms;
 
+	ms = sshout_milestones(&d->ms, child_read(&d->ssh),
+	    d->sshcfg.remote_forwards);
 	/* First: the slot goes before anything else this read brings. */
-	if (marks & (1u << MARK_AUTHENTICATED))
-		feed(d, &ev, now_ms());
-	ev.type = EV_UP;
-	if (marks & (1u << MARK_SESSION))
-		d->session_seen = 1;
-	if (marks & (1u << MARK_RFWD_DONE))
-		d->rfwd_done = 1;
-	if (marks & (1u << MARK_RFWD_FAILED))
+	if (ms & MS_AUTHENTICATED)
+		feed(d, &ev, now);
+	if (ms & MS_RFWD_FAILED)
 		forward_refused(d);
-	if (d->session_seen && (d->sshcfg.remote_forwards == 0 ||
-	    d->rfwd_done))
-		feed(d, &ev, now_ms());
-}
-
-static void
-helper_message(struct daemon *d)
-{
-	struct sv_event ev = { .type = EV_TRANSPORT };
-	char l[INET6_ADDRSTRLEN + 8], r[INET6_ADDRSTRLEN + 8];
-
-	switch (conn_read(&d->conn)) {
-	case CONN_TRANSPORT:
-		conn_describe(&d->conn.local, l, sizeof(l));
-		conn_describe(&d->conn.remote, r, sizeof(r));
-		log_debug("connected to %s from %s%s", r, l,
-		    d->conn.port_reused ? " (the previous local port)" : "");
-		feed(d, &ev, now_ms());
-		publish_refresh(d);
-		break;
-	case CONN_FAILED:
-		log_info("%s", d->conn.fail);
-		break;
+	if (ms & MS_UP) {
+		ev.type = EV_UP;
+		feed(d, &ev, now);
 	}
 }
 
-/* Changes come in bursts (link, then addresses, then routes). */
-#define NET_SETTLE_MS	250
-
+/* Netlink: a lost address is final at once; a change must settle. */
 static void
-network(struct daemon *d)
+network(struct daemon *d, int64_t now)
 {
 	struct sv_event ev = { .type = EV_LINK_LOST };
 	struct nw_event nev;
 	char why[NW_WHATSIZ + 64];
 
-	if (netwatch_read(&d->nw, d->conn.sock_fd != -1 ? &d->conn.local :
-	    NULL, &nev) == -1) {
+	if (netwatch_read(&d->nw, conn_local(&d->conn), &nev) == -1) {
 		log_warn("unable to read network changes: %s", strerror(errno));
 		return;
 	}
@@ -287,63 +222,57 @@ network(struct daemon *d)
 		snprintf(why, sizeof(why), "the tunnel's local address went "
 		    "away (%s)", nev.what);
 		ev.reason = why;
-		feed(d, &ev, now_ms());
+		feed(d, &ev, now);
 	} else if (nev.kind == NW_CHANGE) {
 		log_debug("network: %s", nev.what);
-		util_strlcpy(d->net_what, nev.what, sizeof(d->net_what));
-		if (d->net_due == NEVER)
-			d->net_due = now_ms() + NET_SETTLE_MS;
+		netwatch_changed(&d->nw, nev.what, now);
 	}
 }
 
-/*
- * The network changed a moment ago.  Cut a back-off short or restart a
- * connecting ssh (supervise.c), and drop a connection that is stalled
- * in TCP's back-off: a new one is faster than waiting for the next
- * retransmission, which may be many seconds away.
- */
+/* A settled change, with whether the connection is stalled. */
 static void
-network_settled(struct daemon *d)
+network_settled(struct daemon *d, int64_t now)
 {
 	struct sv_event ev = { .type = EV_NET_CHANGE };
-	struct conn_stats cs;
-	char why[NW_WHATSIZ + 64];
+	char what[NW_WHATSIZ];
 
-	d->net_due = NEVER;
-	if (d->sv.state == SV_UP && conn_stats(&d->conn, &cs) == 0 &&
-	    cs.retransmits > 0) {
-		snprintf(why, sizeof(why), "network changed (%s) while the "
-		    "connection was stalled", d->net_what);
-		ev.type = EV_LINK_LOST;
-		ev.reason = why;
-	} else if (d->sv.state == SV_BACKOFF || d->sv.state == SV_CONNECTING)
-		log_info("network changed: %s", d->net_what);
-	feed(d, &ev, now_ms());
+	if (!netwatch_settled(&d->nw, now, what, sizeof(what)))
+		return;
+	ev.reason = what;
+	ev.stalled = conn_stalled(&d->conn);
+	feed(d, &ev, now);
 }
 
 /*
- * After poll(): the monitor's events and deadlines.  A failed test
- * restarts ssh; a passed one proves the tunnel up end to end, even when
- * ssh's own milestones have not said so (yet, or at all with -q).
+ * The monitor's events and deadlines.  A failed test means the link is
+ * lost; a passed one proves the tunnel up end to end, even when ssh's
+ * own milestones have not said so (yet, or at all with -q).
  */
 static void
-monitor_event(struct daemon *d, const struct pollfd *pfd, int n)
+monitor_event(struct daemon *d, const struct pollfd *pfd, int n,
+    int64_t now)
 {
 	struct sv_event ev = { .type = EV_LINK_LOST };
 	char why[512];
 
-	switch (monitor_handle(&d->mon, pfd, n, now_ms(), why, sizeof(why))) {
+	switch (monitor_handle(&d->mon, pfd, n, now, why, sizeof(why))) {
 	case MON_FAIL:
 		ev.reason = why;
-		feed(d, &ev, now_ms());
+		feed(d, &ev, now);
 		break;
 	case MON_PASS:
 		ev.type = EV_UP;
-		feed(d, &ev, now_ms());
+		feed(d, &ev, now);
 		break;
 	case MON_NONE:
 		break;
 	}
+}
+
+static int64_t
+earliest(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
 }
 
 static int
@@ -361,65 +290,58 @@ poll_timeout(int64_t deadline, int64_t now)
 int
 loop_run(struct daemon *d)
 {
+	enum { P_SIG, P_SSH, P_NET, P_CONN, P_MON = P_CONN + CONN_MAX_FDS };
+	struct pollfd pfd[P_MON + MON_MAX_FDS];
 	struct sv_event ev = { .type = EV_START };
-	enum { P_SIG, P_SSH, P_LISTEN, P_HELPER, P_NET, P_MAX };
-	struct pollfd pfd[P_MAX + MON_MAX_FDS];
+	int64_t now = now_ms();
 
-	feed(d, &ev, now_ms());
-	d->next_watchdog = d->watchdog_ms > 0 ? now_ms() : NEVER;
+	feed(d, &ev, now);
 	while (d->sv.state != SV_EXITED) {
-		int64_t now = now_ms(), deadline = sv_deadline(&d->sv);
-		int r, nmon;
+		int64_t deadline;
+		int i, r, nmon;
 
-		if (now >= d->next_watchdog) {
-			notify_send("WATCHDOG=1");
-			d->next_watchdog = now + d->watchdog_ms;
-		}
-		if (d->next_watchdog < deadline)
-			deadline = d->next_watchdog;
-		if (d->net_due < deadline)
-			deadline = d->net_due;
-		if (monitor_deadline(&d->mon) < deadline)
-			deadline = monitor_deadline(&d->mon);
+		publish_tick(&d->pub, now);
+		deadline = earliest(sv_deadline(&d->sv),
+		    publish_deadline(&d->pub));
+		deadline = earliest(deadline, netwatch_deadline(&d->nw));
+		deadline = earliest(deadline, monitor_deadline(&d->mon));
 
 		/* Fixed slots; fd -1 makes poll() skip a slot. */
 		pfd[P_SIG].fd = sig_fd();
 		pfd[P_SSH].fd = d->ssh.errfd;
-		pfd[P_LISTEN].fd = d->conn.listen_fd;
-		pfd[P_HELPER].fd = d->conn.peer_fd;
 		pfd[P_NET].fd = netwatch_fd(&d->nw);
-		for (r = 0; r < P_MAX; r++) {
-			pfd[r].events = POLLIN;
-			pfd[r].revents = 0;
+		for (i = P_SIG; i < P_CONN; i++) {
+			pfd[i].events = POLLIN;
+			pfd[i].revents = 0;
 		}
+		conn_pollfds(&d->conn, pfd + P_CONN, CONN_MAX_FDS);
 		/* The monitor's descriptors follow the fixed slots. */
-		nmon = monitor_pollfds(&d->mon, pfd + P_MAX, MON_MAX_FDS);
-		r = poll(pfd, (nfds_t)(P_MAX + nmon), poll_timeout(deadline,
+		nmon = monitor_pollfds(&d->mon, pfd + P_MON, MON_MAX_FDS);
+		r = poll(pfd, (nfds_t)(P_MON + nmon), poll_timeout(deadline,
 		    now));
+		now = now_ms();
 		if (r == -1 && errno != EINTR) {
 			log_warn("unable to poll: %s", strerror(errno));
 			continue;
 		}
 		if (r > 0 && pfd[P_SIG].revents != 0)
-			signals(d);
-		if (r > 0 && pfd[P_LISTEN].revents != 0 &&
-		    d->conn.listen_fd != -1)
-			conn_accept(&d->conn, d->ssh.pid);
-		if (r > 0 && pfd[P_HELPER].revents != 0 &&
-		    d->conn.peer_fd == pfd[P_HELPER].fd)
-			helper_message(d);
+			signals(d, now);
+		if (r > 0 && conn_handle(&d->conn, pfd + P_CONN, CONN_MAX_FDS,
+		    d->ssh.pid, d->sv.outage.lost_ms, now, &ev)) {
+			feed(d, &ev, now);
+			publish_refresh(&d->pub, d, now);
+		}
 		if (r > 0 && pfd[P_SSH].revents != 0 &&
 		    d->ssh.errfd == pfd[P_SSH].fd)
-			milestones(d, child_read(&d->ssh));
+			ssh_output(d, now);
 		if (r > 0 && pfd[P_NET].revents != 0 &&
 		    netwatch_fd(&d->nw) != -1)
-			network(d);
-		if (now_ms() >= d->net_due)
-			network_settled(d);
-		monitor_event(d, pfd + P_MAX, nmon);
-		if (now_ms() >= sv_deadline(&d->sv)) {
+			network(d, now);
+		network_settled(d, now);
+		monitor_event(d, pfd + P_MON, nmon, now);
+		if (now >= sv_deadline(&d->sv)) {
 			ev.type = EV_TIMEOUT;
-			feed(d, &ev, now_ms());
+			feed(d, &ev, now);
 		}
 	}
 	return d->sv.exit_code;

@@ -31,6 +31,7 @@
 #include "status.h"
 #include "supervise.h"
 #include "util.h"
+#include "waitpipe.h"
 
 extern char **environ;
 
@@ -41,7 +42,7 @@ static void
 emergency(void)
 {
 	loop_emergency_stop(&the_daemon);
-	publish_exit(&the_daemon);
+	publish_exit(&the_daemon.pub, &the_daemon);
 	if (the_daemon.pidfile[0] != '\0')
 		pidfile_remove(the_daemon.pidfile, the_daemon.pidfile_fd);
 	the_daemon.pidfile_fd = -1;
@@ -126,71 +127,51 @@ open_pidfile(struct daemon *d, const char *path)
 }
 
 /*
- * -f: the foreground parent reads the daemon's reports until it may
- * return.  "S" says start-up is over: every start-up error has been
- * reported by then, by the daemon itself on the standard error it still
- * shares with us, so an end of file before "S" means it failed.  With
- * --wait (wait_s > 0) the parent then goes on reading "U up", "R reason"
- * for each failure and "X reason" at exit, until the tunnel is up, the
- * daemon gives up, or wait_s pass.  Returns the exit status.
+ * -f: the foreground parent reads the daemon's reports (waitpipe.h)
+ * until it may return.  WAIT_STARTED says start-up is over: every
+ * start-up error has been reported by then, by the daemon itself on the
+ * standard error it still shares with us, so an end of file before it
+ * means it failed.  With --wait (wait_s > 0) the parent then goes on
+ * reading, until WAIT_UP, an end of file (the daemon gave up; the last
+ * WAIT_RETRY or WAIT_EXIT says why), or wait_s pass.  Returns the exit
+ * status.
  */
 static int
 wait_for_daemon(int fd, int wait_s, const char *dest)
 {
 	int64_t end = now_ms() + (int64_t)wait_s * 1000;
-	char buf[2048], last[512] = "no answer yet";
-	size_t len = 0;
-	int started = 0;
+	struct waitpipe_reader r;
+	char buf[512];
 
+	waitpipe_reader_init(&r);
 	for (;;) {
 		struct pollfd pfd = { fd, POLLIN, 0 };
-		int64_t left = started ? end - now_ms() : -1;
-		char *nl;
+		int64_t left = r.started ? end - now_ms() : -1;
 		ssize_t n;
 
-		if (started && left <= 0) {
+		if (r.started && left <= 0) {
 			dprintf(STDERR_FILENO, "autossh: error: the tunnel to %s "
 			    "is not up after %d s (%s); autossh keeps trying "
-			    "in the background\n", dest, wait_s, last);
+			    "in the background\n", dest, wait_s, r.last);
 			return EXIT_FAIL;
 		}
 		if (poll(&pfd, 1, (int)left) <= 0)
 			continue;
-		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		n = read(fd, buf, sizeof(buf));
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n <= 0 && !started)
+		if (n <= 0 && !r.started)
 			return EXIT_FAIL;
 		if (n <= 0) {
 			dprintf(STDERR_FILENO, "autossh: error: the tunnel to %s "
-			    "did not come up: %s\n", dest, last);
+			    "did not come up: %s\n", dest, r.last);
 			return EXIT_FAIL;
 		}
-		len += (size_t)n;
-		buf[len] = '\0';
-		while ((nl = strchr(buf, '\n')) != NULL) {
-			*nl = '\0';
-			if (buf[0] == 'S') {
-				started = 1;
-				if (wait_s == 0)
-					return EXIT_OK;
-				/* The --wait time counts from here. */
-				end = now_ms() + (int64_t)wait_s * 1000;
-			}
-			if (buf[0] == 'U' && started)
-				return EXIT_OK;
-			/*
-			 * The daemon escapes what it sends; escape again in
-			 * case something else wrote to the pipe, as this goes
-			 * to a terminal.
-			 */
-			if ((buf[0] == 'R' || buf[0] == 'X') && buf[1] == ' ')
-				log_escape(last, sizeof(last), buf + 2);
-			len -= (size_t)(nl + 1 - buf);
-			memmove(buf, nl + 1, len + 1);
-		}
-		if (len == sizeof(buf) - 1)
-			len = 0;
+		/* The --wait time counts from WAIT_STARTED. */
+		if (waitpipe_feed(&r, buf, (size_t)n) == WAIT_STARTED)
+			end = now_ms() + (int64_t)wait_s * 1000;
+		if (r.up || (r.started && wait_s == 0))
+			return EXIT_OK;
 	}
 }
 
@@ -242,12 +223,12 @@ daemon_started(struct daemon *d)
 {
 	int fd;
 
-	if (write(d->wait_fd, "S\n", 2) == -1)
+	if (waitpipe_send(d->pub.wait_fd, WAIT_STARTED, NULL) == -1)
 		log_debug("unable to tell the parent we started: %s",
 		    strerror(errno));
 	if (d->cfg->wait_s == 0) {
-		close(d->wait_fd);
-		d->wait_fd = -1;
+		close(d->pub.wait_fd);
+		d->pub.wait_fd = -1;
 	}
 	if ((fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
 		fatal("unable to open /dev/null: %s", strerror(errno));
@@ -307,8 +288,8 @@ prepare_ssh(struct daemon *d, struct config *cfg)
 	 * replies received" are DEBUG1 messages; they tell us the tunnel is
 	 * up.  The lines are logged at our debug level only.
 	 */
-	d->markers = !cfg->ssh_quiet;
-	if (d->markers)
+	d->ms.markers = !cfg->ssh_quiet;
+	if (d->ms.markers)
 		add_option(cfg, &pos, "LogLevel=DEBUG1");
 	switch (d->live.mode) {
 	case LIVE_SOCKET:
@@ -339,7 +320,8 @@ prepare_ssh(struct daemon *d, struct config *cfg)
 }
 
 static void
-make_policy(const struct config *cfg, int markers, struct sv_policy *p)
+make_policy(const struct config *cfg, int markers, int remote_forwards,
+    struct sv_policy *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->gate_ms = (int64_t)cfg->gate_s * 1000;
@@ -353,6 +335,7 @@ make_policy(const struct config *cfg, int markers, struct sv_policy *p)
 	p->up_after_ms = markers ? 0 : 10 * 1000;
 	p->no_session = cfg->no_session;
 	p->ntservice = cfg->ntservice;
+	p->remote_forwards = remote_forwards;
 	/*
 	 * 1.4 exits 1 when told to stop.  Under systemd (which sets
 	 * INVOCATION_ID for every unit it starts) a requested stop is a
@@ -406,8 +389,7 @@ run(struct config *cfg)
 
 	d->cfg = cfg;
 	d->pidfile_fd = -1;
-	d->wait_fd = -1;
-	d->net_due = NEVER;
+	publish_clear(&d->pub);
 	netwatch_init(&d->nw);
 	child_init(&d->ssh);
 	conn_init(&d->conn);
@@ -451,26 +433,26 @@ run(struct config *cfg)
 		fatal("unable to set up signal handling: %s", strerror(errno));
 	if (notify_init() == -1)
 		log_warn("unable to talk to systemd: %s", strerror(errno));
-	d->watchdog_ms = notify_watchdog_ms();
+	d->pub.watchdog_ms = notify_watchdog_ms();
 
 	/* -f moves us to /; ssh still starts where the user was. */
 	if (getcwd(d->cwd, sizeof(d->cwd)) == NULL)
 		d->cwd[0] = '\0';
 	if (cfg->background)
-		daemonize(cfg, &d->wait_fd);
+		daemonize(cfg, &d->pub.wait_fd);
 	log_init(level, choose_sinks(cfg, !cfg->background));
 	if (cfg->background && d->pidfile_fd != -1)
 		write_pidfile(d);
-	publish_init(d);
+	publish_init(&d->pub, d, now_ms());
 	if (netwatch_open(&d->nw) == -1)
 		log_warn("unable to watch the network (restarts will not follow "
 		    "link changes): %s", strerror(errno));
 	if (cfg->background)
 		daemon_started(d);
 
-	make_policy(cfg, d->markers, &policy);
+	make_policy(cfg, d->ms.markers, d->sshcfg.remote_forwards, &policy);
 	/* DESIGN.md §Handshake slots; no state directory, no slots. */
-	if (hsslot_init(&d->hs, d->state_dir, d->sshcfg.hostname,
+	if (hsslot_init(&d->hs, d->pub.state_dir, d->sshcfg.hostname,
 	    d->sshcfg.port, HSSLOT_N) == 0)
 		policy.slot_wait_ms = HSSLOT_WAIT_MS;
 	sv_init(&d->sv, &policy, now_ms(), seed);
@@ -479,7 +461,7 @@ run(struct config *cfg)
 	code = loop_run(d);
 
 	log_set_fatal_hook(NULL);
-	publish_exit(d);
+	publish_exit(&d->pub, d);
 	netwatch_close(&d->nw);
 	notify_close();
 	conn_close(&d->conn);

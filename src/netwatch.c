@@ -30,6 +30,31 @@ netwatch_init(struct netwatch *nw)
 {
 	memset(nw, 0, sizeof(*nw));
 	nw->fd = -1;
+	nw->settle_ms = NEVER;
+}
+
+void
+netwatch_changed(struct netwatch *nw, const char *what, int64_t now)
+{
+	util_strlcpy(nw->settle_what, what, sizeof(nw->settle_what));
+	if (nw->settle_ms == NEVER)
+		nw->settle_ms = now + NW_SETTLE_MS;
+}
+
+int64_t
+netwatch_deadline(const struct netwatch *nw)
+{
+	return nw->settle_ms;
+}
+
+int
+netwatch_settled(struct netwatch *nw, int64_t now, char *what, size_t len)
+{
+	if (nw->settle_ms == NEVER || now < nw->settle_ms)
+		return 0;
+	util_strlcpy(what, nw->settle_what, len);
+	nw->settle_ms = NEVER;
+	return 1;
 }
 
 int

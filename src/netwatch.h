@@ -3,15 +3,17 @@
  * §Network events).  The module owns one NETLINK_ROUTE socket and the
  * memory of links and addresses that nlparse.c reads the kernel's
  * notifications against, and hands the loop "something changed" or "the
- * tunnel's local address went away".  It does not parse messages
- * (nlparse.c does), debounce, decide what to restart, or log
- * transitions: the loop does.
+ * tunnel's local address went away".  It also lets a burst of changes
+ * settle (a pure deadline, netwatch_changed() and netwatch_settled()).
+ * It does not parse messages (nlparse.c does) or decide what to restart
+ * (supervise.c does).
  */
 #ifndef AUTOSSH_NETWATCH_H
 #define AUTOSSH_NETWATCH_H
 
 #include <sys/socket.h>
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "nlparse.h"
@@ -21,7 +23,12 @@ struct netwatch {
 	uint32_t	 portid;	/* our netlink port, from the kernel */
 	uint32_t	 seq;		/* of our last dump request */
 	struct nw_memory mem;		/* links and addresses known */
+	int64_t		 settle_ms;	/* a change settles then, or NEVER */
+	char		 settle_what[NW_WHATSIZ]; /* the latest change */
 };
+
+/* Changes come in bursts (link, then addresses, then routes). */
+#define NW_SETTLE_MS	250
 
 /*
  * Reset nw to "closed, nothing known" (fd -1), so that netwatch_fd(),
@@ -62,5 +69,22 @@ int	netwatch_read(struct netwatch *nw, const struct sockaddr_storage *local,
 
 /* Close the socket if open; nw may then be reopened.  Never fails. */
 void	netwatch_close(struct netwatch *nw);
+
+/*
+ * A change (what, for the log) was read at now: it settles
+ * NW_SETTLE_MS after the first change of a burst; later ones replace
+ * what but not the time.  Pure.
+ */
+void	netwatch_changed(struct netwatch *nw, const char *what, int64_t now);
+
+/* When the pending change settles, or NEVER.  Pure. */
+int64_t	netwatch_deadline(const struct netwatch *nw);
+
+/*
+ * Returns 1 and copies the latest change into what (len bytes) when a
+ * pending change has settled by now, forgetting it; else 0.  Pure.
+ */
+int	netwatch_settled(struct netwatch *nw, int64_t now, char *what,
+	    size_t len);
 
 #endif

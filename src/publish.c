@@ -1,7 +1,8 @@
 /*
  * Publishing the supervisor's state.  This module turns the daemon's
- * fields into a state file, systemd notifications and --wait messages;
- * it reads the state machine but never feeds it.
+ * fields into a state file, systemd notifications and --wait messages,
+ * and keeps the systemd watchdog fed; it reads the state machine but
+ * never feeds it.
  */
 #include <sys/wait.h>
 
@@ -12,30 +13,32 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "log.h"
 #include "notify.h"
 #include "publish.h"
 #include "util.h"
+#include "waitpipe.h"
 
 static void
-fill(struct daemon *d, struct state *st)
+fill(struct publisher *p, const struct daemon *d, int64_t now,
+    struct state *st)
 {
-	int64_t now = now_ms();
 	const char *dest = config_destination(d->cfg);
 	struct conn_stats cs;
 	int ws = d->sv.last_wstatus;
 
 	memset(st, 0, sizeof(*st));
-	util_strlcpy(st->name, d->name, sizeof(st->name));
+	util_strlcpy(st->name, p->name, sizeof(st->name));
 	util_strlcpy(st->destination, dest ? dest : "", sizeof(st->destination));
 	st->pid = (long)getpid();
-	st->have_start = d->have_start;
-	st->start_time = d->start_time;
+	st->have_start = p->have_start;
+	st->start_time = p->start_time;
 	util_strlcpy(st->state, sv_state_name(d->sv.state), sizeof(st->state));
 	st->since_ms = d->sv.since_ms;
 	st->since_unix = (int64_t)time(NULL) - (now - d->sv.since_ms) / 1000;
 	st->written_ms = now;
-	st->serial = ++d->serial;
+	st->serial = ++p->serial;
 	st->ssh_pid = (long)d->ssh.pid;
 	st->starts = d->sv.starts;
 	st->retry_ms = d->sv.state == SV_BACKOFF ? d->sv.retry_ms : 0;
@@ -47,7 +50,7 @@ fill(struct daemon *d, struct state *st)
 	liveness_describe(&d->live, st->liveness, sizeof(st->liveness));
 	st->detect_s = d->live.detect_s;
 	st->keepalive_bytes_day = d->live.bytes_per_day;
-	st->evictions = d->evictions;
+	st->evictions = d->sv.outage.evictions;
 	if (conn_stats(&d->conn, &cs) == 0) {
 		st->have_tcp = 1;
 		conn_describe(&d->conn.local, st->local, sizeof(st->local));
@@ -60,49 +63,49 @@ fill(struct daemon *d, struct state *st)
 
 /* Stop publishing to a directory that is not ours alone; said once. */
 static void
-refuse_dir(struct daemon *d, const char *why)
+refuse_dir(struct publisher *p, const char *why)
 {
 	if (errno == ENOTDIR)
 		log_warn("%s is not a directory; the state is not published",
-		    d->state_dir);
+		    p->state_dir);
 	else
 		log_warn("refusing the state directory %s: %s; the state is "
 		    "not published and --status will not show this instance",
-		    d->state_dir, why);
-	d->state_dir[0] = '\0';
+		    p->state_dir, why);
+	p->state_dir[0] = '\0';
 }
 
 static void
-write_state(struct daemon *d)
+write_state(struct publisher *p, const struct daemon *d, int64_t now)
 {
 	struct state st;
 
-	if (d->state_dir[0] == '\0')
+	if (p->state_dir[0] == '\0')
 		return;
-	fill(d, &st);
-	if (state_write(d->state_dir, &st) == 0)
+	fill(p, d, now, &st);
+	if (state_write(p->state_dir, &st) == 0)
 		return;
 	if (errno == ENOTDIR || errno == EPERM) {
 		char why[128];
 
 		/* Replaced or handed over since start-up: give up. */
-		state_dir_check(d->state_dir, 0, why, sizeof(why));
-		refuse_dir(d, why);
+		state_dir_check(p->state_dir, 0, why, sizeof(why));
+		refuse_dir(p, why);
 		return;
 	}
-	log_warn("unable to write the state file in %s: %s", d->state_dir,
+	log_warn("unable to write the state file in %s: %s", p->state_dir,
 	    strerror(errno));
 }
 
 /* One line for systemd's STATUS= and the --wait parent. */
 static void
-status_text(const struct daemon *d, char *buf, size_t len)
+status_text(const struct daemon *d, int64_t now, char *buf, size_t len)
 {
 	char t[32];
 
 	switch (d->sv.state) {
 	case SV_BACKOFF:
-		fmt_duration(d->sv.retry_ms - now_ms(), t, sizeof(t));
+		fmt_duration(d->sv.retry_ms - now, t, sizeof(t));
 		snprintf(buf, len, "backing off, next try in %s%s%s", t,
 		    d->sv.last_reason[0] ? ": " : "", d->sv.last_reason);
 		break;
@@ -124,37 +127,40 @@ status_text(const struct daemon *d, char *buf, size_t len)
 }
 
 static void
-tell_parent(struct daemon *d, char kind, const char *text)
+tell_parent(struct publisher *p, char kind, const char *text)
 {
-	char line[512], esc[500];
-	int n;
-
-	if (d->wait_fd == -1)
+	if (p->wait_fd == -1)
 		return;
-	/* The parent prints it on a terminal; a newline would end it early. */
-	log_escape(esc, sizeof(esc), text);
-	n = snprintf(line, sizeof(line), "%c %s\n", kind, esc);
-	if (n > 0 && write(d->wait_fd, line, (size_t)n) < 0 && errno == EPIPE) {
-		close(d->wait_fd);
-		d->wait_fd = -1;
+	if (waitpipe_send(p->wait_fd, kind, text) == -1 && errno == EPIPE) {
+		close(p->wait_fd);
+		p->wait_fd = -1;
 	}
 }
 
 void
-publish_init(struct daemon *d)
+publish_clear(struct publisher *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->wait_fd = -1;
+	p->next_watchdog = NEVER;
+}
+
+void
+publish_init(struct publisher *p, const struct daemon *d, int64_t now)
 {
 	const char *dest = config_destination(d->cfg);
 	struct state old;
 	char why[128];
 
+	p->next_watchdog = p->watchdog_ms > 0 ? now : NEVER;
 	if (d->cfg->name[0] != '\0')
-		util_strlcpy(d->name, d->cfg->name, sizeof(d->name));
+		util_strlcpy(p->name, d->cfg->name, sizeof(p->name));
 	else
-		state_default_name(dest ? dest : "autossh", d->name,
-		    sizeof(d->name));
-	if (state_dir(d->pidfile[0] ? d->pidfile : NULL, d->state_dir,
-	    sizeof(d->state_dir)) == -1) {
-		d->state_dir[0] = '\0';
+		state_default_name(dest ? dest : "autossh", p->name,
+		    sizeof(p->name));
+	if (state_dir(d->pidfile[0] ? d->pidfile : NULL, p->state_dir,
+	    sizeof(p->state_dir)) == -1) {
+		p->state_dir[0] = '\0';
 		log_debug("no state directory: --status will not show this "
 		    "instance");
 		return;
@@ -164,35 +170,36 @@ publish_init(struct daemon *d)
 	 * tunnel, and a local user must not be able to stop a tunnel by
 	 * planting a directory.
 	 */
-	if (state_dir_check(d->state_dir, 1, why, sizeof(why)) == -1) {
-		refuse_dir(d, why);
+	if (state_dir_check(p->state_dir, 1, why, sizeof(why)) == -1) {
+		refuse_dir(p, why);
 		return;
 	}
-	d->have_start = state_pid_starttime((long)getpid(),
-	    &d->start_time) == 0;
-	state_sweep(d->state_dir);
+	p->have_start = state_pid_starttime((long)getpid(),
+	    &p->start_time) == 0;
+	state_sweep(p->state_dir);
 	/* An instance that cannot be proven gone keeps its name. */
-	if (state_read(d->state_dir, d->name, &old) == 0 &&
+	if (state_read(p->state_dir, p->name, &old) == 0 &&
 	    old.pid != (long)getpid() && state_alive(&old) != 0) {
-		char name[sizeof(d->name) + 24];
+		char name[sizeof(p->name) + 24];
 
 		/* Fits: names are at most 64 bytes (config.c). */
-		snprintf(name, sizeof(name), "%s.%ld", d->name, (long)getpid());
+		snprintf(name, sizeof(name), "%s.%ld", p->name, (long)getpid());
 		log_warn("another autossh (pid %ld) publishes its state as %s; "
-		    "this one uses %s (--name chooses)", old.pid, d->name, name);
-		util_strlcpy(d->name, name, sizeof(d->name));
+		    "this one uses %s (--name chooses)", old.pid, p->name, name);
+		util_strlcpy(p->name, name, sizeof(p->name));
 	}
-	write_state(d);
+	write_state(p, d, now);
 }
 
 void
-publish_after(struct daemon *d, const struct sv_out *out)
+publish_change(struct publisher *p, const struct daemon *d,
+    const struct sv_out *out, int64_t now)
 {
 	char text[400], esc[1024], msg[1040];
 
 	if (out->actions & SV_CHANGED) {
-		write_state(d);
-		status_text(d, text, sizeof(text));
+		write_state(p, d, now);
+		status_text(d, now, text, sizeof(text));
 		/*
 		 * ssh's words are in the text: a newline in it would start a
 		 * new assignment (READY=1, say), and systemctl status puts it
@@ -202,41 +209,56 @@ publish_after(struct daemon *d, const struct sv_out *out)
 		snprintf(msg, sizeof(msg), "STATUS=%s", esc);
 		notify_send(msg);
 		if (d->sv.state == SV_BACKOFF)
-			tell_parent(d, 'R', text);
+			tell_parent(p, WAIT_RETRY, text);
 	}
 	if (out->actions & SV_READY) {
 		notify_send("READY=1");
-		tell_parent(d, 'U', "up");
-		if (d->wait_fd != -1)
-			close(d->wait_fd);
-		d->wait_fd = -1;
+		tell_parent(p, WAIT_UP, "up");
+		if (p->wait_fd != -1)
+			close(p->wait_fd);
+		p->wait_fd = -1;
 	}
 	if (d->sv.state == SV_STOPPING && d->sv.after == AFTER_EXIT &&
-	    !d->stopping_sent) {
+	    !p->stopping_sent) {
 		notify_send("STOPPING=1");
-		d->stopping_sent = 1;
+		p->stopping_sent = 1;
 	}
 }
 
 void
-publish_refresh(struct daemon *d)
+publish_refresh(struct publisher *p, const struct daemon *d, int64_t now)
 {
-	write_state(d);
+	write_state(p, d, now);
+}
+
+int64_t
+publish_deadline(const struct publisher *p)
+{
+	return p->next_watchdog;
 }
 
 void
-publish_exit(struct daemon *d)
+publish_tick(struct publisher *p, int64_t now)
 {
-	if (d->state_dir[0] != '\0')
-		state_remove(d->state_dir, d->name);
-	if (!d->stopping_sent)
+	if (p->watchdog_ms <= 0 || now < p->next_watchdog)
+		return;
+	notify_send("WATCHDOG=1");
+	p->next_watchdog = now + p->watchdog_ms;
+}
+
+void
+publish_exit(struct publisher *p, const struct daemon *d)
+{
+	if (p->state_dir[0] != '\0')
+		state_remove(p->state_dir, p->name);
+	if (!p->stopping_sent)
 		notify_send("STOPPING=1");
-	d->stopping_sent = 1;
-	if (d->wait_fd != -1) {
-		tell_parent(d, 'X', d->sv.last_reason[0] ? d->sv.last_reason :
-		    "autossh exited");
-		if (d->wait_fd != -1)
-			close(d->wait_fd);
-		d->wait_fd = -1;
+	p->stopping_sent = 1;
+	if (p->wait_fd != -1) {
+		tell_parent(p, WAIT_EXIT, d->sv.last_reason[0] ?
+		    d->sv.last_reason : "autossh exited");
+		if (p->wait_fd != -1)
+			close(p->wait_fd);
+		p->wait_fd = -1;
 	}
 }

@@ -188,3 +188,27 @@ sshout_text(const char *line)
 	}
 	return line;
 }
+
+void
+sshout_milestones_reset(struct milestones *m)
+{
+	m->session = m->rfwd_done = 0;
+}
+
+unsigned
+sshout_milestones(struct milestones *m, unsigned seen, int remote_forwards)
+{
+	unsigned ms = 0;
+
+	if (seen & (1u << MARK_AUTHENTICATED))
+		ms |= MS_AUTHENTICATED;
+	if (seen & (1u << MARK_SESSION))
+		m->session = 1;
+	if (seen & (1u << MARK_RFWD_DONE))
+		m->rfwd_done = 1;
+	if (seen & (1u << MARK_RFWD_FAILED))
+		ms |= MS_RFWD_FAILED;
+	if (m->session && (remote_forwards == 0 || m->rfwd_done))
+		ms |= MS_UP;
+	return ms;
+}

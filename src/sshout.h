@@ -28,6 +28,33 @@ int	sshout_level(const char *line);
 enum ssh_mark sshout_mark(const char *line);
 
 /*
+ * One ssh's milestones so far (DESIGN.md §Forwards): the tunnel is up
+ * once ssh is in its session and every remote forward was answered.
+ */
+struct milestones {
+	int	 markers;	/* ssh reports them (not quiet); set once */
+	int	 session;	/* this ssh entered its session */
+	int	 rfwd_done;	/* ... and its -R were answered */
+};
+
+/* sshout_milestones() results, combined. */
+#define MS_AUTHENTICATED 0x1	/* the unauthenticated phase is over */
+#define MS_RFWD_FAILED	0x2	/* a remote forward was refused */
+#define MS_UP		0x4	/* the tunnel is up */
+
+/* A new ssh: nothing seen yet (markers stays). */
+void	sshout_milestones_reset(struct milestones *m);
+
+/*
+ * Add seen (bits 1 << MARK_*, as child_read() returns them) from one
+ * read of ssh's output, with remote_forwards -R asked for.  Returns the
+ * MS_* bits; MS_UP on every read once up (the caller's state machine
+ * ignores repeats).  Pure.
+ */
+unsigned sshout_milestones(struct milestones *m, unsigned seen,
+	    int remote_forwards);
+
+/*
  * The line without ssh's "debug1: " style prefix, for logging; points
  * into line.
  */

@@ -108,18 +108,31 @@ sv_verdict(const struct sv_policy *p, int wstatus, enum ssh_cause cause,
 static void say(struct sv_out *, int, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Append to out's log line; the first call sets the level. */
+/*
+ * Append to out's log line (the second once newline() was called); the
+ * first call sets the level.
+ */
 static void
 say(struct sv_out *out, int level, const char *fmt, ...)
 {
-	size_t len = strlen(out->msg);
+	char *buf = out->line2 ? out->msg2 : out->msg;
+	size_t size = out->line2 ? sizeof(out->msg2) : sizeof(out->msg);
+	size_t len = strlen(buf);
 	va_list ap;
 
-	if (len == 0)
+	if (out->msg[0] == '\0')
 		out->level = level;
 	va_start(ap, fmt);
-	vsnprintf(out->msg + len, sizeof(out->msg) - len, fmt, ap);
+	vsnprintf(buf + len, size - len, fmt, ap);
 	va_end(ap);
+}
+
+/* What say() writes next is a line of its own. */
+static void
+newline(struct sv_out *out)
+{
+	if (out->msg[0] != '\0')
+		out->line2 = 1;
 }
 
 static void
@@ -152,6 +165,9 @@ spawn_now(struct sv *sv, int64_t now, struct sv_out *out)
 	sv->starts++;
 	sv->started_ms = now;
 	sv->transport = 0;
+	sv->port_reused = 0;
+	if (sv->outage.active)
+		sv->outage.tries++;
 	enter(sv, SV_CONNECTING, now, out);
 	out->actions |= SV_SPAWN;
 }
@@ -205,6 +221,15 @@ slot_answer(struct sv *sv, const struct sv_event *ev, int64_t now,
 	char buf[32];
 	int64_t wait;
 
+	/*
+	 * Slot files we cannot use must not stop the tunnel: start without
+	 * a slot, as with no state directory.
+	 */
+	if (ev->type == EV_SLOT_NONE) {
+		if (sv->state == SV_WAITING)
+			spawn_now(sv, now, out);
+		return;
+	}
 	if (ev->type == EV_SLOT_TAKEN) {
 		sv->slot_held = 1;
 		/* Stopped while asking: nothing to start it for. */
@@ -290,6 +315,16 @@ child_exit(struct sv *sv, const struct sv_event *ev, int64_t now,
 	int64_t lived = now - sv->started_ms;
 	enum sv_after after = AFTER_RESTART_POLICY;
 
+	/*
+	 * A working tunnel that ended without our asking, or that we
+	 * stopped because its link was lost: an outage.
+	 */
+	if (sv->state == SV_UP || (sv->state == SV_STOPPING &&
+	    sv->after == AFTER_RESTART_POLICY)) {
+		sv->outage.active = 1;
+		sv->outage.tries = 0;
+		sv->outage.lost_ms = now;
+	}
 	release_slot(sv, out);
 	sv->last_wstatus = ev->wstatus;
 	sv->last_lived_ms = lived;
@@ -376,6 +411,56 @@ up(struct sv *sv, int64_t now, struct sv_out *out)
 	if (!sv->ever_up)
 		out->actions |= SV_READY;
 	sv->ever_up = 1;
+	/*
+	 * Up at the first try after an outage, from the lost connection's
+	 * local port: if the server still held the old session (and its -R
+	 * ports), our SYN from that port made it drop it, or the forwards
+	 * would have been refused (DESIGN.md §Stale sessions).
+	 */
+	if (sv->outage.active && sv->outage.tries == 1 && sv->port_reused &&
+	    sv->p.remote_forwards > 0) {
+		sv->outage.evictions++;
+		newline(out);
+		say(out, LOG_LVL_INFO, "remote forwards back at the first try "
+		    "after the outage: reconnected from the previous local "
+		    "port, so the server's stale session was cleared");
+	}
+	sv->outage.active = 0;
+	sv->outage.lost_ms = NEVER;
+}
+
+/*
+ * The network changed and has settled (DESIGN.md §Network events).  A
+ * connection stalled in TCP's back-off is dropped: a new one is faster
+ * than the next retransmission, which may be many seconds away.
+ */
+static void
+net_change(struct sv *sv, const struct sv_event *ev, int64_t now,
+    struct sv_out *out)
+{
+	const char *what = ev->reason ? ev->reason : "";
+
+	if (sv->state == SV_UP && ev->stalled) {
+		say(out, LOG_LVL_WARNING, "network changed (%s) while the "
+		    "connection was stalled; restarting ssh", what);
+		stop_child(sv, AFTER_RESTART_POLICY, 0, now, out);
+		return;
+	}
+	if (ev->reason != NULL && (sv->state == SV_BACKOFF ||
+	    sv->state == SV_CONNECTING)) {
+		say(out, LOG_LVL_INFO, "network changed: %s", what);
+		newline(out);
+	}
+	if (sv->state == SV_BACKOFF) {
+		say(out, LOG_LVL_INFO, "network changed; retrying now");
+		spawn(sv, now, out);
+	} else if (sv->state == SV_WAITING)
+		ask_slot(sv, out);
+	else if (sv->state == SV_CONNECTING && !sv->transport) {
+		say(out, LOG_LVL_INFO, "network changed while connecting; "
+		    "restarting ssh");
+		stop_child(sv, AFTER_RESTART_NOW, 0, now, out);
+	}
 }
 
 static void
@@ -428,6 +513,7 @@ sv_init(struct sv *sv, const struct sv_policy *p, int64_t now, uint64_t seed)
 	sv->rng = seed;
 	sv->last_wstatus = -1;
 	sv->slot_since_ms = NEVER;
+	sv->outage.lost_ms = NEVER;
 }
 
 int64_t
@@ -472,12 +558,17 @@ sv_handle(struct sv *sv, const struct sv_event *ev, int64_t now,
 		    ev->reason ? ev->reason : "unknown error");
 		util_strlcpy(sv->last_reason, ev->reason ? ev->reason : "",
 		    sizeof(sv->last_reason));
+		/* A start that never ran is no try after an outage. */
+		if (sv->outage.active && sv->outage.tries > 0)
+			sv->outage.tries--;
 		release_slot(sv, out);
 		restart(sv, now, 0, out);
 		break;
 	case EV_TRANSPORT:
-		if (running(sv))
+		if (running(sv)) {
 			sv->transport = 1;
+			sv->port_reused = ev->port_reused;
+		}
 		break;
 	case EV_UP:
 		if (sv->state == SV_CONNECTING)
@@ -519,15 +610,7 @@ sv_handle(struct sv *sv, const struct sv_event *ev, int64_t now,
 			ask_slot(sv, out);
 		break;
 	case EV_NET_CHANGE:
-		if (sv->state == SV_BACKOFF) {
-			say(out, LOG_LVL_INFO, "network changed; retrying now");
-			spawn(sv, now, out);
-		} else if (sv->state == SV_WAITING)
-			ask_slot(sv, out); else if (sv->state == SV_CONNECTING && !sv->transport) {
-			say(out, LOG_LVL_INFO, "network changed while "
-			    "connecting; restarting ssh");
-			stop_child(sv, AFTER_RESTART_NOW, 0, now, out);
-		}
+		net_change(sv, ev, now, out);
 		break;
 	case EV_LINK_LOST:
 		if (!running(sv))
@@ -538,6 +621,7 @@ sv_handle(struct sv *sv, const struct sv_event *ev, int64_t now,
 		break;
 	case EV_SLOT_TAKEN:
 	case EV_SLOT_BUSY:
+	case EV_SLOT_NONE:
 		slot_answer(sv, ev, now, out);
 		break;
 	case EV_AUTHENTICATED:

@@ -2,8 +2,8 @@
  * The supervisor's decisions: a state machine fed with events and the
  * current monotonic time, which answers with actions for the caller to
  * carry out.  It makes no system calls, so every rule (exit statuses,
- * gate time, back-off, kill escalation, limits) is unit-tested with a
- * fake clock.
+ * gate time, back-off, kill escalation, limits, outages and evictions,
+ * when a stalled link counts as lost) is unit-tested with a fake clock.
  */
 #ifndef AUTOSSH_SUPERVISE_H
 #define AUTOSSH_SUPERVISE_H
@@ -24,17 +24,20 @@ enum sv_event_type {
 	EV_START,		/* begin: start the first ssh */
 	EV_CHILD_EXIT,		/* ssh was reaped: wstatus, cause, reason */
 	EV_SPAWN_FAILED,	/* fork or exec failed: reason */
-	EV_TRANSPORT,		/* ssh's TCP connection is established */
+	EV_TRANSPORT,		/* ssh's TCP connection is established:
+				   port_reused */
 	EV_UP,			/* the tunnel is proven up */
 	EV_TIMEOUT,		/* sv_deadline() has passed */
 	EV_STOP,		/* SIGTERM, SIGINT or SIGQUIT */
 	EV_RESTART,		/* SIGUSR1: a new ssh now */
 	EV_RETRY_NOW,		/* SIGHUP: cut a back-off wait short */
-	EV_NET_CHANGE,		/* links, addresses or routes changed */
+	EV_NET_CHANGE,		/* links, addresses or routes changed and
+				   settled: reason (what), stalled */
 	EV_LINK_LOST,		/* the connection is known dead: reason */
-	EV_SLOT_TAKEN,		/* SV_TAKE_SLOT: we hold a slot (or none
-				   can be had: go ahead without) */
+	EV_SLOT_TAKEN,		/* SV_TAKE_SLOT: we hold a slot */
 	EV_SLOT_BUSY,		/* SV_TAKE_SLOT: every slot is held */
+	EV_SLOT_NONE,		/* SV_TAKE_SLOT: the slot files cannot be
+				   used */
 	EV_AUTHENTICATED,	/* ssh has authenticated to the server */
 };
 
@@ -50,6 +53,10 @@ struct sv_event {
 	int		 wstatus;	/* EV_CHILD_EXIT: as from waitpid() */
 	enum ssh_cause	 cause;		/* EV_CHILD_EXIT */
 	const char	*reason;	/* ssh's last error line, or NULL */
+	int		 port_reused;	/* EV_TRANSPORT: from the previous
+					   connection's local port */
+	int		 stalled;	/* EV_NET_CHANGE: the connection has
+					   unanswered retransmissions */
 };
 
 /* Actions, combined in sv_out.actions. */
@@ -60,14 +67,17 @@ struct sv_event {
 #define SV_READY	0x10	/* the tunnel is up for the first time */
 #define SV_CHANGED	0x20	/* the state changed: publish it */
 #define SV_TAKE_SLOT	0x40	/* try to take a handshake slot, and
-				   answer EV_SLOT_TAKEN or EV_SLOT_BUSY */
+				   answer EV_SLOT_TAKEN, EV_SLOT_BUSY or
+				   EV_SLOT_NONE */
 #define SV_RELEASE_SLOT	0x80	/* let the handshake slot go */
 
 struct sv_out {
 	unsigned	actions;
 	int		exit_code;
-	int		level;		/* syslog level of msg */
+	int		level;		/* syslog level of msg and msg2 */
 	char		msg[768];	/* one log line, or "" */
+	char		msg2[256];	/* a second line, after msg, or "" */
+	int		line2;		/* say() writes msg2 (internal) */
 };
 
 struct sv_policy {
@@ -83,6 +93,7 @@ struct sv_policy {
 	int		no_session;	/* -N, -W or SessionType none */
 	int		ntservice;	/* restart after exit status 0 too */
 	int		stop_exit_code;	/* exit status after EV_STOP */
+	int		remote_forwards; /* -R forwards ssh will ask for */
 	int64_t		slot_wait_ms;	/* > 0: take a handshake slot before
 					   each start, asking again this
 					   often (jittered) while all are
@@ -95,6 +106,18 @@ enum sv_after {
 	AFTER_EXIT,
 	AFTER_RESTART_NOW,
 	AFTER_RESTART_POLICY,	/* like an exit of ssh: back off if quick */
+};
+
+/*
+ * A working tunnel lost its link, and what came of it (DESIGN.md
+ * §Stale sessions).  Begins when ssh of an UP tunnel ends, or is stopped
+ * because its link was lost; ends when the tunnel is UP again.
+ */
+struct sv_outage {
+	int		 active;
+	int		 tries;		/* ssh starts since it began */
+	int64_t		 lost_ms;	/* when it began; NEVER when none */
+	int		 evictions;	/* stale sessions cleared, ever */
 };
 
 struct sv {
@@ -111,6 +134,8 @@ struct sv {
 	int		 starts;	/* how many times ssh was started */
 	int		 quick_failures; /* in a row; the back-off exponent */
 	int		 transport;	/* EV_TRANSPORT seen for this ssh */
+	int		 port_reused;	/* ... from the previous local port */
+	struct sv_outage outage;
 	int		 ever_up;
 	int		 slot_held;	/* a handshake slot is ours */
 	int64_t		 slot_since_ms;	/* SV_WAITING: since when, or NEVER */
@@ -139,7 +164,8 @@ void	sv_init(struct sv *sv, const struct sv_policy *p, int64_t now,
 /*
  * Feed one event at time now.  out is cleared and filled with the
  * actions to carry out, in the order SPAWN/TERM/KILL, then READY, then
- * EXIT, and with a log line when the event is worth one.
+ * EXIT, and with a log line when the event is worth one (msg, then
+ * msg2 when it is worth two, both at level).
  */
 void	sv_handle(struct sv *sv, const struct sv_event *ev, int64_t now,
 	    struct sv_out *out);

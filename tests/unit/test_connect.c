@@ -869,7 +869,7 @@ test_accept_rejects_non_child(void **state)
 	/* We are not a child of ourselves. */
 	s = dial_listener(&c);
 	assert_true(readable(c.listen_fd, 1000));
-	conn_accept(&c, getpid());
+	conn_accept(&c, getpid(), NEVER, now_ms());
 	assert_int_equal(c.peer_fd, -1);
 	assert_true(readable(s, 1000));
 	assert_int_equal(recv(s, buf, sizeof(buf), 0), 0);
@@ -877,12 +877,12 @@ test_accept_rejects_non_child(void **state)
 	/* No ssh pid at all. */
 	s = dial_listener(&c);
 	assert_true(readable(c.listen_fd, 1000));
-	conn_accept(&c, 0);
+	conn_accept(&c, 0, NEVER, now_ms());
 	assert_int_equal(c.peer_fd, -1);
 	assert_int_equal(recv(s, buf, sizeof(buf), 0), 0);
 	close(s);
 	/* Nothing waiting: nothing happens. */
-	conn_accept(&c, getppid());
+	conn_accept(&c, getppid(), NEVER, now_ms());
 	assert_int_equal(c.peer_fd, -1);
 	conn_close(&c);
 }
@@ -900,7 +900,7 @@ test_accept_child_gets_params(void **state)
 	/* We are a child of our parent: as ssh's helper is of ssh. */
 	s = dial_listener(&c);
 	assert_true(readable(c.listen_fd, 1000));
-	conn_accept(&c, getppid());
+	conn_accept(&c, getppid(), NEVER, now_ms());
 	assert_true(c.peer_fd >= 0);
 	/* The helper's connection is not for ssh to inherit. */
 	assert_true(fcntl(c.peer_fd, F_GETFD) & FD_CLOEXEC);
@@ -913,7 +913,7 @@ test_accept_child_gets_params(void **state)
 	/* A second helper replaces the first, which is hung up on. */
 	s2 = dial_listener(&c);
 	assert_true(readable(c.listen_fd, 1000));
-	conn_accept(&c, getppid());
+	conn_accept(&c, getppid(), NEVER, now_ms());
 	assert_true(c.peer_fd >= 0);
 	assert_true(readable(s2, 1000));
 	assert_int_equal(recv(s, buf, sizeof(buf), MSG_DONTWAIT), 0);
@@ -938,7 +938,7 @@ check_reuse_message(int family, const char *addr, int port,
 	fill_ss(&c.last_local, family, addr, port);
 	s = dial_listener(&c);
 	assert_true(readable(c.listen_fd, 1000));
-	conn_accept(&c, getppid());
+	conn_accept(&c, getppid(), NEVER, now_ms());
 	assert_true(c.peer_fd >= 0);
 	assert_true(readable(s, 1000));
 	n = recv(s, buf, sizeof(buf) - 1, 0);
@@ -995,7 +995,7 @@ test_accept_no_reuse_without_address(void **state)
 	c.reuse_port = 1;
 	s = dial_listener(&c);
 	assert_true(readable(c.listen_fd, 1000));
-	conn_accept(&c, getppid());
+	conn_accept(&c, getppid(), NEVER, now_ms());
 	assert_true(readable(s, 1000));
 	n = recv(s, buf, sizeof(buf), 0);
 	assert_int_equal(n, (ssize_t)c.params_len);
@@ -1015,10 +1015,9 @@ accepted_outage(int64_t lost_ms)
 	int s;
 
 	open_local(&c, 22);
-	c.lost_ms = lost_ms;
 	s = dial_listener(&c);
 	assert_true(readable(c.listen_fd, 1000));
-	conn_accept(&c, getppid());
+	conn_accept(&c, getppid(), lost_ms, now_ms());
 	assert_true(readable(s, 1000));
 	n = recv(s, buf, sizeof(buf), 0);
 	assert_true(n > 0);
@@ -1260,7 +1259,7 @@ test_roundtrip(void **state)
 	close(rep[1]);
 	if (!readable(c.listen_fd, 10000))
 		fail_msg("no helper came");
-	conn_accept(&c, a);
+	conn_accept(&c, a, NEVER, now_ms());
 	if (c.peer_fd == -1)
 		fail_msg("the helper (a child of ssh) was refused");
 	got = read_until(&c, 15000);
@@ -1333,7 +1332,7 @@ run_helper(struct conn *c, int ms, int *status, int64_t *took_ms,
 	close(ep[1]);
 	if (!readable(c->listen_fd, 10000))
 		fail_msg("no helper came");
-	conn_accept(c, getpid());
+	conn_accept(c, getpid(), NEVER, now_ms());
 	assert_true(c->peer_fd >= 0);
 	got = read_until(c, ms);
 	if (took_ms != NULL)
@@ -1550,9 +1549,9 @@ test_helper_silent_server(void **state)
 	b1 = spawn_helper(plain.name, sp1[1], -1);
 	b2 = spawn_helper(reuse.name, sp2[1], -1);
 	assert_true(readable(plain.listen_fd, 10000));
-	conn_accept(&plain, getpid());
+	conn_accept(&plain, getpid(), NEVER, now_ms());
 	assert_true(readable(reuse.listen_fd, 10000));
-	conn_accept(&reuse, getpid());
+	conn_accept(&reuse, getpid(), NEVER, now_ms());
 	assert_true(plain.peer_fd >= 0 && reuse.peer_fd >= 0);
 	/* Past the first 3 s attempt and into the next one. */
 	end = mono_ms() + 3500;

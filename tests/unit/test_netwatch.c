@@ -1343,6 +1343,34 @@ test_kernel(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* A burst of changes settles NW_SETTLE_MS after its first (pure). */
+static void
+test_settle(void **state)
+{
+	struct netwatch w;
+	char what[NW_WHATSIZ];
+
+	(void)state;
+	netwatch_init(&w);
+	assert_true(netwatch_deadline(&w) == NEVER);
+	assert_int_equal(netwatch_settled(&w, 1000, what, sizeof(what)), 0);
+	netwatch_changed(&w, "eth0 down", 1000);
+	netwatch_changed(&w, "address 192.0.2.7 removed", 1100);
+	/* The burst's first change sets the time, the last one the text. */
+	assert_true(netwatch_deadline(&w) == 1000 + NW_SETTLE_MS);
+	assert_int_equal(netwatch_settled(&w, 1000 + NW_SETTLE_MS - 1, what,
+	    sizeof(what)), 0);
+	assert_int_equal(netwatch_settled(&w, 1000 + NW_SETTLE_MS, what,
+	    sizeof(what)), 1);
+	assert_string_equal(what, "address 192.0.2.7 removed");
+	/* Said once. */
+	assert_true(netwatch_deadline(&w) == NEVER);
+	assert_int_equal(netwatch_settled(&w, 99999, what, sizeof(what)), 0);
+	/* A new burst starts its own time. */
+	netwatch_changed(&w, "route added", 5000);
+	assert_true(netwatch_deadline(&w) == 5000 + NW_SETTLE_MS);
+}
+
 int
 main(void)
 {
@@ -1379,6 +1407,7 @@ main(void)
 		cmocka_unit_test_setup(test_garbage, setup),
 		cmocka_unit_test_setup(test_closed, setup),
 		cmocka_unit_test_setup(test_kernel, setup),
+		cmocka_unit_test(test_settle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -200,6 +200,48 @@ test_line(void **state)
 	}
 }
 
+/* Milestones add up to "up" (DESIGN.md §Forwards). */
+#define BIT(m)	(1u << (m))
+
+struct ms_row {
+	const char	*name;
+	int		 rfwd;		/* remote forwards asked for */
+	unsigned	 reads[3];	/* marks of successive reads */
+	unsigned	 want[3];	/* MS_* of each */
+};
+
+static const struct ms_row ms_rows[] = {
+	{ "no -R: up at the session", 0,
+	    { BIT(MARK_AUTHENTICATED), BIT(MARK_SESSION), 0 },
+	    { MS_AUTHENTICATED, MS_UP, MS_UP } },
+	{ "-R: up once answered", 2,
+	    { BIT(MARK_AUTHENTICATED) | BIT(MARK_SESSION), 0,
+	    BIT(MARK_RFWD_DONE) },
+	    { MS_AUTHENTICATED, 0, MS_UP } },
+	{ "-R answered before the session line", 1,
+	    { BIT(MARK_RFWD_DONE), BIT(MARK_SESSION), 0 },
+	    { 0, MS_UP, MS_UP } },
+	{ "-R refused", 1,
+	    { BIT(MARK_SESSION), BIT(MARK_RFWD_FAILED), 0 },
+	    { 0, MS_RFWD_FAILED, 0 } },
+	{ "nothing", 0, { 0, BIT(MARK_LFWD_FAILED), 0 }, { 0, 0, 0 } },
+};
+
+static void
+test_milestones(void **state)
+{
+	const struct ms_row *r = *state;
+	struct milestones m = { .markers = 1, .session = 1, .rfwd_done = 1 };
+	size_t i;
+
+	/* A new ssh starts from nothing. */
+	sshout_milestones_reset(&m);
+	assert_int_equal(m.markers, 1);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(sshout_milestones(&m, r->reads[i], r->rfwd),
+		    r->want[i]);
+}
+
 int
 main(void)
 {
@@ -210,6 +252,9 @@ main(void)
 		snprintf(names[i], sizeof(names[i]), "\"%.64s\"", rows[i].line);
 		add_test(names[i], test_line, (void *)&rows[i]);
 	}
+	for (i = 0; i < NROWS(ms_rows); i++)
+		add_test(pool_name("milestones: %s", ms_rows[i].name),
+		    test_milestones, (void *)&ms_rows[i]);
 	return unit_run("test_sshout", NULL,
 	    NULL);
 }

@@ -1423,6 +1423,34 @@ test_slot_release(void **state)
 	assert_int_equal(r.sv.state, SV_STARTING);
 }
 
+/* Slot files that cannot be used: start without a slot. */
+static void
+test_slot_unusable(void **state)
+{
+	struct sv_policy p = slot_policy();
+	struct run r;
+
+	(void)state;
+	start(&r, &p, 1);
+	assert_int_equal(ev(&r, EV_START), SV_TAKE_SLOT);
+	assert_int_equal(ev(&r, EV_SLOT_NONE), SV_SPAWN | SV_CHANGED);
+	assert_int_equal(r.sv.state, SV_CONNECTING);
+	assert_int_equal(r.sv.starts, 1);
+	assert_false(r.sv.slot_held);
+	/* Nothing held, nothing to let go. */
+	assert_int_equal(ev(&r, EV_AUTHENTICATED), 0);
+	/* Not waiting: ignored. */
+	assert_int_equal(ev(&r, EV_SLOT_NONE), 0);
+	/* After a busy answer, too. */
+	r.now += 100;
+	ssh_exit(&r, EXITED(255), CAUSE_TRANSIENT, NULL);
+	assert_int_equal(at_deadline(&r), SV_TAKE_SLOT);
+	ev(&r, EV_SLOT_BUSY);
+	assert_int_equal(at_deadline(&r), SV_TAKE_SLOT);
+	assert_int_equal(ev(&r, EV_SLOT_NONE), SV_SPAWN | SV_CHANGED);
+	assert_int_equal(r.sv.starts, 2);
+}
+
 /* Without slots (no state directory) nothing changes. */
 static void
 test_slot_none(void **state)
@@ -1497,6 +1525,252 @@ test_slot_wait_ms(void **state)
 	}
 	/* The jitter covers its range. */
 	assert_true(lo <= 52 && hi >= 148);
+}
+
+/*
+ * ---- decisions the loop used to make: outages, evictions, stalled
+ * links and settled network changes (DESIGN.md §Stale sessions,
+ * §Network events), one row each ----
+ */
+
+enum path {
+	PATH_CONNECTING,	/* first ssh started, no transport */
+	PATH_CONNECTING_TCP,	/* ... with its transport */
+	PATH_UP,		/* up an hour, transport from a new port */
+	PATH_BACKOFF,		/* first ssh failed quickly */
+	PATH_OUTAGE_1,		/* up an hour, lost, first new ssh started
+				   and connected from the old port */
+	PATH_OUTAGE_2,		/* ... the first new ssh failed, the second
+				   connected from the old port */
+	PATH_OUTAGE_SPAWN_FAILED, /* ... the first start failed to fork,
+				   the next connected from the old port */
+};
+
+struct decision_row {
+	const char	*name;
+	enum path	 path;
+	int		 rfwd;		/* policy.remote_forwards */
+	int		 reused;	/* EV_TRANSPORT's port_reused */
+	enum sv_event_type type;
+	int		 wstatus;	/* EV_CHILD_EXIT */
+	const char	*what;		/* EV_NET_CHANGE's reason */
+	int		 stalled;	/* EV_NET_CHANGE */
+	unsigned	 actions;
+	enum sv_state	 state;
+	enum sv_after	 after;		/* checked in SV_STOPPING */
+	const char	*msg;
+	const char	*msg2;
+	int		 outage;	/* outage.active afterwards */
+	int		 tries;		/* outage.tries afterwards */
+	int		 lost_now;	/* outage.lost_ms is the event's now */
+	int		 evictions;
+};
+
+#define EVICTED	"remote forwards back at the first try after the outage: " \
+	"reconnected from the previous local port, so the server's stale " \
+	"session was cleared"
+
+static const struct decision_row decision_rows[] = {
+	{ "ssh of an up tunnel exits: an outage begins", PATH_UP, 1, 0,
+	    EV_CHILD_EXIT, EXITED(255), NULL, 0, SV_SPAWN | SV_CHANGED,
+	    SV_CONNECTING, 0, "ssh exited with status 255 after 1h00m; "
+	    "restarting now", "", 1, 1, 1, 0 },
+	{ "ssh exits while connecting: no outage", PATH_CONNECTING, 1, 0,
+	    EV_CHILD_EXIT, EXITED(255), NULL, 0, SV_CHANGED, SV_BACKOFF, 0,
+	    NULL, "", 0, 0, 0, 0 },
+	{ "up at the first try from the old port with -R: eviction",
+	    PATH_OUTAGE_1, 1, 1, EV_UP, 0, NULL, 0, SV_CHANGED, SV_UP, 0,
+	    "tunnel up after 2.0 s", EVICTED, 0, 0, 0, 1 },
+	{ "up at the first try from a new port: no eviction",
+	    PATH_OUTAGE_1, 1, 0, EV_UP, 0, NULL, 0, SV_CHANGED, SV_UP, 0,
+	    "tunnel up after 2.0 s", "", 0, 0, 0, 0 },
+	{ "up at the first try without -R: no eviction", PATH_OUTAGE_1, 0,
+	    1, EV_UP, 0, NULL, 0, SV_CHANGED, SV_UP, 0,
+	    "tunnel up after 2.0 s", "", 0, 0, 0, 0 },
+	{ "up at the second try from the old port: no eviction",
+	    PATH_OUTAGE_2, 1, 1, EV_UP, 0, NULL, 0, SV_CHANGED, SV_UP, 0,
+	    "tunnel up after 2.0 s", "", 0, 0, 0, 0 },
+	{ "a start that failed to fork is no try: eviction",
+	    PATH_OUTAGE_SPAWN_FAILED, 1, 1, EV_UP, 0, NULL, 0, SV_CHANGED,
+	    SV_UP, 0, "tunnel up after 2.0 s", EVICTED, 0, 0, 0, 1 },
+	{ "link lost in the outage's first try: the outage goes on",
+	    PATH_OUTAGE_1, 1, 1, EV_LINK_LOST, 0, NULL, 0,
+	    SV_TERM | SV_CHANGED, SV_STOPPING, AFTER_RESTART_POLICY,
+	    "connection lost; restarting ssh", "", 1, 1, 0, 0 },
+	{ "network settles, up and stalled: link lost", PATH_UP, 1, 0,
+	    EV_NET_CHANGE, 0, "wlan0 down", 1, SV_TERM | SV_CHANGED,
+	    SV_STOPPING, AFTER_RESTART_POLICY, "network changed (wlan0 "
+	    "down) while the connection was stalled; restarting ssh", "", 0,
+	    0, 0, 0 },
+	{ "network settles, up and not stalled: nothing", PATH_UP, 1, 0,
+	    EV_NET_CHANGE, 0, "wlan0 down", 0, 0, SV_UP, 0, "", "", 0, 0, 0,
+	    0 },
+	{ "network settles, backing off: said, retry now", PATH_BACKOFF, 1,
+	    0, EV_NET_CHANGE, 0, "address 192.0.2.9 added", 0,
+	    SV_SPAWN | SV_CHANGED, SV_CONNECTING, 0, "network changed: "
+	    "address 192.0.2.9 added", "network changed; retrying now", 0, 0,
+	    0, 0 },
+	{ "network settles, connecting without TCP: said, restart",
+	    PATH_CONNECTING, 1, 0, EV_NET_CHANGE, 0, "route added", 1,
+	    SV_TERM | SV_CHANGED, SV_STOPPING, AFTER_RESTART_NOW,
+	    "network changed: route added", "network changed while "
+	    "connecting; restarting ssh", 0, 0, 0, 0 },
+	{ "network settles, connecting with TCP: said only",
+	    PATH_CONNECTING_TCP, 1, 0, EV_NET_CHANGE, 0, "route added", 1, 0,
+	    SV_CONNECTING, 0, "network changed: route added", "", 0, 0, 0,
+	    0 },
+};
+
+static void
+transport(struct run *r, int reused)
+{
+	struct sv_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.type = EV_TRANSPORT;
+	e.port_reused = reused;
+	sv_handle(&r->sv, &e, r->now, &r->out);
+}
+
+/* Up an hour, then the link is lost and ssh is restarted at once. */
+static void
+outage(struct run *r)
+{
+	first_spawn(r);
+	r->now += 2 * SEC;
+	transport(r, 0);
+	ev(r, EV_UP);
+	r->now += HOUR;
+	ssh_exit(r, EXITED(255), CAUSE_TRANSIENT, NULL);
+	assert_int_equal(r->sv.state, SV_CONNECTING);
+	assert_true(r->sv.outage.active);
+}
+
+static void
+walk(struct run *r, const struct decision_row *row)
+{
+	switch (row->path) {
+	case PATH_CONNECTING:
+		first_spawn(r);
+		break;
+	case PATH_CONNECTING_TCP:
+		first_spawn(r);
+		transport(r, 0);
+		break;
+	case PATH_UP:
+		first_spawn(r);
+		r->now += 2 * SEC;
+		transport(r, 0);
+		ev(r, EV_UP);
+		r->now += HOUR - 2 * SEC;
+		break;
+	case PATH_BACKOFF:
+		first_spawn(r);
+		r->now += 100;
+		ssh_exit(r, EXITED(255), CAUSE_TRANSIENT, NULL);
+		break;
+	case PATH_OUTAGE_1:
+		outage(r);
+		r->now += 2 * SEC;
+		transport(r, row->reused);
+		break;
+	case PATH_OUTAGE_2:
+		outage(r);
+		r->now += 100;
+		ssh_exit(r, EXITED(255), CAUSE_TRANSIENT, NULL);
+		at_deadline(r);
+		assert_int_equal(r->sv.state, SV_CONNECTING);
+		r->now += 2 * SEC;
+		transport(r, row->reused);
+		break;
+	case PATH_OUTAGE_SPAWN_FAILED:
+		outage(r);
+		ev_reason(r, EV_SPAWN_FAILED, "ssh: EAGAIN");
+		at_deadline(r);
+		assert_int_equal(r->sv.state, SV_CONNECTING);
+		r->now += 2 * SEC;
+		transport(r, row->reused);
+		break;
+	}
+}
+
+static void
+test_decision_row(void **state)
+{
+	const struct decision_row *row = *state;
+	struct sv_policy p = policy();
+	struct sv_event e;
+	struct run r;
+
+	p.remote_forwards = row->rfwd;
+	start(&r, &p, 1);
+	walk(&r, row);
+	memset(&e, 0, sizeof(e));
+	e.type = row->type;
+	e.wstatus = row->wstatus;
+	e.cause = CAUSE_TRANSIENT;
+	e.reason = row->what;
+	e.stalled = row->stalled;
+	sv_handle(&r.sv, &e, r.now, &r.out);
+	assert_int_equal(r.out.actions, row->actions);
+	assert_int_equal(r.sv.state, row->state);
+	if (row->state == SV_STOPPING)
+		assert_int_equal(r.sv.after, row->after);
+	if (row->msg != NULL)
+		assert_string_equal(r.out.msg, row->msg);
+	assert_string_equal(r.out.msg2, row->msg2);
+	assert_int_equal(r.sv.outage.active, row->outage);
+	if (row->outage)
+		assert_int_equal(r.sv.outage.tries, row->tries);
+	else
+		assert_true(r.sv.outage.lost_ms == NEVER || row->type !=
+		    EV_UP);
+	if (row->lost_now)
+		assert_true(r.sv.outage.lost_ms == r.now);
+	assert_int_equal(r.sv.outage.evictions, row->evictions);
+}
+
+/* The outage's start is kept across failed tries, for the helper. */
+static void
+test_outage_lost_ms(void **state)
+{
+	struct sv_policy p = policy();
+	struct run r;
+	int64_t lost;
+
+	(void)state;
+	start(&r, &p, 1);
+	assert_true(r.sv.outage.lost_ms == NEVER);
+	outage(&r);
+	lost = r.now;
+	assert_true(r.sv.outage.lost_ms == lost);
+	r.now += 100;
+	ssh_exit(&r, EXITED(255), CAUSE_TRANSIENT, NULL);
+	at_deadline(&r);
+	assert_true(r.sv.outage.lost_ms == lost);
+	assert_int_equal(r.sv.outage.tries, 2);
+	/* Stopped on request: no new outage, the old one goes on. */
+	r.now += 100;
+	ev(&r, EV_RESTART);
+	ssh_exit(&r, KILLED(SIGTERM), CAUSE_NONE, NULL);
+	assert_true(r.sv.outage.lost_ms == lost);
+	assert_int_equal(r.sv.outage.tries, 3);
+	r.now += 2 * SEC;
+	ev(&r, EV_UP);
+	assert_false(r.sv.outage.active);
+	assert_true(r.sv.outage.lost_ms == NEVER);
+	/* Up and stopped on request: not an outage. */
+	ev(&r, EV_RESTART);
+	ssh_exit(&r, KILLED(SIGTERM), CAUSE_NONE, NULL);
+	assert_false(r.sv.outage.active);
+	/* Up and stopped for a lost link: an outage. */
+	r.now += 2 * SEC;
+	ev(&r, EV_UP);
+	ev_reason(&r, EV_LINK_LOST, "monitor failed");
+	r.now += 10;
+	ssh_exit(&r, KILLED(SIGTERM), CAUSE_NONE, NULL);
+	assert_true(r.sv.outage.active);
+	assert_true(r.sv.outage.lost_ms == r.now);
 }
 
 int
@@ -1584,10 +1858,17 @@ main(void)
 	    test_slot_release, NULL);
 	add_test("slots: none without a state directory", test_slot_none,
 	    NULL);
+	add_test("slots: unusable files: start without one",
+	    test_slot_unusable, NULL);
 	add_test("slots: MAXSTART before a slot", test_slot_maxstart, NULL);
 	add_test("slots: MAXLIFETIME while waiting", test_slot_maxlifetime,
 	    NULL);
 	add_test("sv_slot_wait_ms range and jitter", test_slot_wait_ms, NULL);
+	for (i = 0; i < NROWS(decision_rows); i++)
+		add_test(pool_name("decision: %s", decision_rows[i].name),
+		    test_decision_row, (void *)&decision_rows[i]);
+	add_test("outage: its start is kept until up again",
+	    test_outage_lost_ms, NULL);
 	return unit_run("test_supervise", NULL,
 	    NULL);
 }
