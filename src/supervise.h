@@ -94,11 +94,12 @@ struct sv_policy {
 	int		ntservice;	/* restart after exit status 0 too */
 	int		stop_exit_code;	/* exit status after EV_STOP */
 	int		remote_forwards; /* -R forwards ssh will ask for */
-	int64_t		slot_wait_ms;	/* > 0: take a handshake slot before
-					   each start, asking again this
-					   often (jittered) while all are
-					   held (DESIGN.md §Handshake
-					   slots); 0: no slots */
+	/*
+	 * > 0: take a handshake slot before each start, asking again this
+	 * often (jittered) while all are held (DESIGN.md §Handshake slots);
+	 * 0: no slots.
+	 */
+	int64_t		slot_wait_ms;
 };
 
 /* What to do once ssh has gone, in SV_STOPPING. */
