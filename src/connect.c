@@ -293,16 +293,22 @@ choose_addrs(struct dialer *d, const struct addrinfo *res)
 		d->addrs[i] = all[order[i]];
 }
 
+/* Would the next attempt be the first to its address? */
+static int
+next_is_new(const struct dialer *d)
+{
+	return !(d->tried & (1u << (d->next % d->naddr)));
+}
+
 /*
- * The next attempt is due at once if it would go to an address not yet
- * tried: the one before has failed, so its stagger serves nothing
+ * An attempt failed: the next is due at once if it is the first to its
+ * address, as the stagger was only there to give the failed one time
  * (RFC 8305 §5).
  */
 static void
 after_failure(struct dialer *d, int64_t now)
 {
-	if (!(d->tried & (1u << (d->next % d->naddr))) && !d->reuse &&
-	    d->next_ms > now)
+	if (next_is_new(d) && !d->reuse && d->next_ms > now)
 		d->next_ms = now;
 }
 
@@ -369,11 +375,12 @@ start_next(struct dialer *d, int64_t now)
 			note_refusal(d, addr);
 	}
 	d->next++;
-	d->next_ms = now + (d->reuse ? d->p->reuse_ms :
-	    d->tried & (1u << (d->next % d->naddr)) ? ATTEMPT_MS :
-	    EYEBALLS_STAGGER_MS);
-	if (fd == -1)
-		after_failure(d, now);
+	if (d->reuse)
+		d->next_ms = now + d->p->reuse_ms;
+	else if (!next_is_new(d))
+		d->next_ms = now + ATTEMPT_MS;
+	else
+		d->next_ms = fd == -1 ? now : now + EYEBALLS_STAGGER_MS;
 }
 
 /*
@@ -483,10 +490,11 @@ after_refusals(struct dialer *d, int64_t now)
  * last attempt started or at once when it failed; the first to connect
  * wins and the others are closed.  Once all have been tried, a new
  * attempt every ATTEMPT_MS across them, older attempts kept until their
- * own SYN retry runs out, so a slow answer still counts.  Refusals are asked again as connect_refused_wait_ms()
- * says, quickly just after a working session was lost, then end it (the
- * server is there and says no: the supervisor's back-off takes over);
- * silence never does, unless ConnectTimeout says so.
+ * own SYN retry runs out, so a slow answer still counts.  Refusals are
+ * asked again as connect_refused_wait_ms() says, quickly just after a
+ * working session was lost, then end it (the server is there and says
+ * no: the supervisor's back-off takes over); silence never does, unless
+ * ConnectTimeout says so.
  *
  * While the previous local port is wanted, attempts come from
  * that port one at a time, each living until its own SYN retry runs
