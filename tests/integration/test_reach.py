@@ -14,6 +14,7 @@ before this took at least 2 s there."""
 
 import datetime
 import json
+import os
 import re
 import time
 
@@ -56,9 +57,19 @@ def helper_times(prog):
     return times
 
 
-def status(lab, prog):
-    r = lab.client_run([prog.exe, "--status", "--json"])
-    return json.loads(r.stdout)
+# A name of our own: the state directory is shared with every autossh on
+# the machine, other labs' included.
+NAME = f"reach{os.getpid()}"
+
+
+def status(lab, prog, json_out=True):
+    """--status of this test's instance: the parsed JSON object, or the
+    text."""
+    r = lab.client_run([prog.exe, "--status", NAME] + (["--json"] if json_out else []))
+    if not json_out:
+        return r.stdout
+    (st,) = json.loads(r.stdout)
+    return st
 
 
 def multi_host(lab):
@@ -76,7 +87,7 @@ def multi_host(lab):
 
 def start_and_time(lab, autossh):
     t0 = time.monotonic()
-    prog = autossh(["-M0", "-N", "Broker"])
+    prog = autossh(["-M0", "-N", "Broker"], env={"AUTOSSH_NAME": NAME})
     assert lab.wait_tunnel(20), prog.log_text()
     return prog, time.monotonic() - t0
 
@@ -90,10 +101,10 @@ def test_a_blackholed_first_address_costs_a_stagger(lab, autossh):
     assert helper_s < HELPER_BOUND_S, prog.log_text()
     assert took < ANSWER_BOUND_S, prog.log_text()
     # --status shows the address in use.
-    (st,) = status(lab, prog)
+    st = status(lab, prog)
     assert st["remote"] == f"{lab.server_addr}:{labmod.SSHD_PORT}", st
-    r = lab.client_run([prog.exe, "--status"])
-    assert f"-> {lab.server_addr}:{labmod.SSHD_PORT}" in r.stdout, r.stdout
+    text = status(lab, prog, json_out=False)
+    assert f"-> {lab.server_addr}:{labmod.SSHD_PORT}" in text, text
 
 
 @pytest.mark.timeout(60)
@@ -113,6 +124,25 @@ def test_the_address_that_worked_is_tried_first(lab, autossh):
     # Straight to the address that worked: not one SYN to the dead one.
     assert lab.blackholed_packets() == dropped
     assert helper_times(prog)[1][1] == f"{lab.server_addr}:{labmod.SSHD_PORT}"
+
+
+@pytest.mark.timeout(60)
+def test_status_shows_the_address_tried_first(lab, autossh):
+    multi_host(lab)
+    prog, _ = start_and_time(lab, autossh)
+    (ssh,) = prog.ssh_pids()
+    good = f"{lab.server_addr}:{labmod.SSHD_PORT}"
+    # Both addresses dead and the connection forgotten: ssh goes, and
+    # the next is dialing into the void with no connection to show.
+    lab.blackhole()
+    time.sleep(0.5)
+    assert lab.forget_client_connections() >= 1
+    assert labmod.wait_for(lambda: not labmod.alive(ssh), 10)
+    want = f"next connection tries {good} first"
+    assert labmod.wait_for(lambda: want in status(lab, prog, json_out=False),
+                           10), status(lab, prog, json_out=False)
+    st = status(lab, prog)
+    assert st["preferred"] == good and "remote" not in st, st
 
 
 @pytest.mark.timeout(60)
