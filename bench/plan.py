@@ -11,6 +11,7 @@ from .scenarios import (LINK_DOWN_S, MON_POLL, MON_PORT, QUICK_ALIVE,
                         SSHD_OUTAGE_S, START_BOUND_S, sc_blackhole, sc_hung,
                         sc_idle, sc_link, sc_reverse, sc_sshd_down,
                         sc_sshd_restart, sc_start, sc_storm)
+from .scenarios import sc_eyeballs
 
 
 class Limits:
@@ -59,6 +60,8 @@ IDLE_WINDOW_S = (65, 600)
 SCENARIOS = [
     Scenario("start", "start", sc_start, repeat=3, stage=1,
              start_s=(START_BOUND_S, START_BOUND_S)),
+    Scenario("eyeballs", "start, first address blackholed (Happy Eyeballs)",
+             sc_eyeballs, repeat=3, stage=1, start_s=(30, 60)),
     Scenario("blackhole-short", "blackhole, -M 0, ServerAlive 2/3 (short)",
              lambda j: sc_blackhole(j, QUICK_ALIVE), repeat=3, stage=1,
              notice_s=(60, 60)),

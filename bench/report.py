@@ -16,6 +16,7 @@ from .scenarios import REVERSE_STARTS_WINDOW_S
 # "not within N s" and the ratio), or None.
 ROWS = [
     ("start", "start → MQTT answers, s", "up", "s", "start"),
+    ("eyeballs", "start → answers, first address blackholed, s", "up", "s", "start"),
     ("blackhole-short", "noticed (ssh replaced), s", "noticed", "s", "notice"),
     ("blackhole-short", "lift → answers, s", "back", "s", "back"),
     ("blackhole-seed", "noticed (ssh replaced), s", "noticed", "s", "notice"),

@@ -550,3 +550,36 @@ def sc_storm(job):
         f"sshd (accepted or dropped by MaxStartups, read from its log) until then; "
         f"gave up = supervisor exited")
     return figs
+
+
+# --- Happy Eyeballs: a host whose first address is dead ------------------------
+
+EYEBALLS_TIMEOUT_S = 10   # ConnectTimeout for both: ssh's wait per address
+
+
+def sc_eyeballs(job):
+    """Start with the destination's first address blackholed, its second
+    working (DESIGN.md §Liveness); time until the tunnel answers."""
+    figs = {"up": []}
+    bound = job.limits.start
+    extra = [f"ConnectTimeout {EYEBALLS_TIMEOUT_S}"]
+    lab = job.new_lab()
+    with lab:
+        maker = labmod.SocketMaker(lab.client_ns)
+        dead = f"{labmod.NET_PREFIX}.{lab.index}.3"
+        for rep in range(job.repeat):
+            if rep:
+                lab.reset()
+            lab.add_server_address(dead)
+            lab.blackhole_address(dead)
+            lab.set_hosts({"multi": [dead, lab.server_addr]})
+            lab.write_ssh_config(extra=extra, server="multi")
+            sup = job.start(lab, ["-M", "0", "-f", "-N", "Broker"])
+            figs["up"].append(wait_answer(lab, maker, sup.t0, bound))
+            sup.stop()
+    job.config = [f"Host Broker: seed, but HostName multi ({dead} blackholed, "
+                  f"then {lab.server_addr}) + ConnectTimeout {EYEBALLS_TIMEOUT_S}"]
+    job.procedure = (f"start the supervisor; time until the tunnel answers "
+                     f"(bound {bound} s); ssh alone tries {dead} until "
+                     f"ConnectTimeout, then the next")
+    return figs

@@ -24,7 +24,9 @@ The public interface is what this module exports; the modules behind it:
 - netns.py: namespaces, enter_netns(), netns_socket(), netns_listener(),
   SocketMaker, sweep_stale_labs().
 - sshd.py, broker.py: the servers (lab.sshd, lab.broker).
-- faults.py: the fault switches, as Lab methods (lab.blackhole(), ...).
+- faults.py: the fault switches, as Lab methods (lab.blackhole(), ...; for
+  a host with several addresses: lab.add_server_address(),
+  lab.blackhole_address(), with lab.set_hosts() naming them).
 - probes.py: the tunnel probes, as Lab methods (lab.mqtt_roundtrip(), ...).
 - autossh.py: AutosshProcess, the handle on a started supervisor.
 - core.py: Lab, which composes them.
@@ -44,8 +46,8 @@ Two facts about the machine shape the lab:
 from .autossh import AutosshProcess, exe_of, forks_to_background
 from .broker import Broker
 from .constants import (CLIENT_HOME, IFNAME, KEY_NAME, MQTT_PORT, NET6_PREFIX,
-                        NET_PREFIX, NFT_TABLE, NS_PREFIX, SSHD, SSHD_PORT,
-                        SYSTEM_PATH, TREE, TUNNEL_PORT)
+                        NET_PREFIX, NFT_ADDR_TABLE, NFT_TABLE, NS_PREFIX, SSHD,
+                        SSHD_PORT, SYSTEM_PATH, TREE, TUNNEL_PORT)
 from .core import ECHO_SERVER, Lab
 from .faults import PortHold
 from .netns import (SocketMaker, enter_netns, netns_inode, netns_listener,
@@ -58,7 +60,7 @@ from .sshd import Sshd
 
 __all__ = [
     "AutosshProcess", "Broker", "CLIENT_HOME", "ECHO_SERVER", "IFNAME",
-    "KEY_NAME", "Lab", "MQTT_PORT", "NET6_PREFIX", "NET_PREFIX", "NFT_TABLE",
+    "KEY_NAME", "Lab", "MQTT_PORT", "NET6_PREFIX", "NET_PREFIX", "NFT_ADDR_TABLE", "NFT_TABLE",
     "NS_PREFIX", "PortHold", "SSHD", "SSHD_PORT", "SYSTEM_PATH", "Sshd",
     "SocketMaker", "TREE", "TUNNEL_PORT", "alive", "all_pids", "children",
     "cmdline", "cont_pid", "enter_netns", "exe_of", "file_size", "forks_to_background",

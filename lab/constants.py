@@ -19,6 +19,7 @@ NS_PREFIX = "ash"    # namespaces are ash<pid>-<n>c and ash<pid>-<n>s
 SSHD = "/usr/sbin/sshd"  # sshd refuses to run unless started by absolute path
 KEY_NAME = "id_ed25519_lab"
 NFT_TABLE = "ashlab_blackhole"
+NFT_ADDR_TABLE = "ashlab_addrs"  # blackhole_address(): some addresses only
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 CLIENT_HOME = "/root"  # where client commands see the lab's home directory
 # The source tree this package is part of (lab/constants.py).

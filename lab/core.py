@@ -89,6 +89,9 @@ class Lab(Faults, Probes):
         self.ssh_dir = os.path.join(self.home, ".ssh")
         self.ssh_config_path = os.path.join(self.ssh_dir, "config")
         self.known_hosts = os.path.join(self.ssh_dir, "known_hosts_lab")
+        # The client's /etc/hosts while set_hosts() has names in it.
+        self.hosts_path = os.path.join(self.workdir, "hosts")
+        self.host_names = {}
         self.commands_log = os.path.join(self.workdir, "commands.log")
         # The lab's home hides the real /root from client commands; a tree
         # under it is put back at its own path (see home_argv()).
@@ -99,6 +102,7 @@ class Lab(Faults, Probes):
         self.procs = []        # Popens the lab started and has not yet reaped
         self.programs = []     # AutosshProcess handles
         self.holds = []
+        self.extra_addrs = []  # add_server_address()
         self.reaped = {}       # orphan pid -> status (Popen returncode convention)
         self.blackholed = False
         self._closed = False
@@ -161,11 +165,33 @@ class Lab(Faults, Probes):
              "-f", key])
         with open(key + ".pub") as f:
             write_file(self.sshd.authorized_keys, f.read())
+        self._write_known_hosts()
+        self.write_ssh_config()
+
+    def _write_known_hosts(self):
         hosts = [f"[{self.server_addr}]:{SSHD_PORT}"]
         if self.ipv6:
             hosts.append(f"[{self.server_addr6}]:{SSHD_PORT}")
+        hosts += [f"[{name}]:{SSHD_PORT}" for name in self.host_names]
         write_file(self.known_hosts, f"{','.join(hosts)} {self.sshd.host_public_key}\n")
-        self.write_ssh_config()
+
+    def set_hosts(self, names=None):
+        """Give client commands an /etc/hosts of the lab's: names maps a host
+        name to its addresses, in the order the file lists them (e.g.
+        {"multi": ["10.77.0.3", "10.77.0.2"]}); the resolver returns them all.
+        The names are added to the lab's known_hosts as names of the lab's
+        sshd. The file is bind-mounted in each client command's private mount
+        namespace (home_argv()); the host's /etc/hosts is never touched.
+        set_hosts() or reset() goes back to the system's file."""
+        self.host_names = dict(names or {})
+        if self.host_names:
+            lines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost"]
+            for name, addrs in self.host_names.items():
+                lines += [f"{a} {name}" for a in addrs]
+            write_file(self.hosts_path, "\n".join(lines) + "\n")
+        elif os.path.exists(self.hosts_path):
+            os.unlink(self.hosts_path)
+        self._write_known_hosts()
 
     def write_ssh_config(self, extra=(), hosts=None, server=None):
         """Write the client's ~/.ssh/config.
@@ -220,7 +246,8 @@ class Lab(Faults, Probes):
         is seen by it and its descendants only, and vanishes with them.  When
         the source tree lives under /root, it is first bound onto its place in
         the lab's home and the home is then bound recursively, so that the
-        tree's binaries and scripts are found at their usual paths.
+        tree's binaries and scripts are found at their usual paths.  While
+        set_hosts() has names, the lab's hosts file is bound on /etc/hosts.
         """
         if self.tree_in_home is None:
             script = 'mount --bind "$1" /root && shift && exec "$@"'
@@ -229,6 +256,10 @@ class Lab(Faults, Probes):
             script = ('mount --bind "$2" "$3" && mount --rbind "$1" /root && '
                       'shift 3 && exec "$@"')
             args = [self.home, TREE, self.tree_in_home]
+        if self.host_names:
+            script = f'mount --bind "$0" /etc/hosts && {script}'
+            return ["unshare", "--mount", "--propagation", "private",
+                    "sh", "-c", script, self.hosts_path, *args, *argv]
         return ["unshare", "--mount", "--propagation", "private",
                 "sh", "-c", script, "sh", *args, *argv]
 
@@ -425,6 +456,9 @@ class Lab(Faults, Probes):
             h.release()
         self.holds = []
         self.lift()
+        self.remove_server_addresses()
+        if self.host_names:
+            self.set_hosts()
         if not self.link_is_up():
             self.link_up()
         self.kill_client_processes()
@@ -478,6 +512,7 @@ class Lab(Faults, Probes):
                 h.release()
             if netns_inode(self.server_ns) is not None:
                 self.remove_blackhole(check=False, quiet=True)
+                self.remove_server_addresses(check=False)
             for ns in (self.client_ns, self.server_ns):
                 if netns_inode(ns) is not None and not self._kill_namespace(ns, 10):
                     report.append(f"processes survived SIGKILL in {ns}: {netns_pids(ns)}")

@@ -7,7 +7,9 @@ Faults is a mixin of Lab: it uses the lab's namespaces, addresses and
 host_run(); tests call them as lab.blackhole(), lab.link_down(), ...
 """
 
-from .constants import IFNAME, NFT_TABLE, SSHD_PORT
+import re
+
+from .constants import IFNAME, NFT_ADDR_TABLE, NFT_TABLE, SSHD_PORT
 from .netns import netns_listener
 from .procs import run, wait_for
 
@@ -53,6 +55,61 @@ class Faults:
             "}", ""])
         self.host_run(self.server_argv(["nft", "-f", "-"]), input=ruleset)
         self.blackholed = True
+
+    def add_server_address(self, addr):
+        """Give the server's veth one more address (IPv4 in the lab's /24 or
+        IPv6 in its /64, e.g. "10.77.0.3"), reachable from the client until
+        blackhole_address(); reset() removes it."""
+        plen = 64 if ":" in addr else 24
+        self.host_run(["ip", "-n", self.server_ns, "addr", "add", f"{addr}/{plen}",
+                       "dev", IFNAME] + (["nodad"] if plen == 64 else []))
+        self.extra_addrs.append(f"{addr}/{plen}")
+
+    def remove_server_addresses(self, check=True):
+        """Remove the addresses add_server_address() added, and lift every
+        blackhole_address()."""
+        for a in self.extra_addrs:
+            self.host_run(["ip", "-n", self.server_ns, "addr", "del", a, "dev", IFNAME],
+                          check=check, quiet=True)
+        self.extra_addrs = []
+        self.host_run(self.server_argv(["nft", "-f", "-"]), check=check, quiet=True,
+                      input=f"add table inet {NFT_ADDR_TABLE}\n"
+                            f"delete table inet {NFT_ADDR_TABLE}\n")
+
+    def blackhole_address(self, *addrs):
+        """Silently drop, in the server namespace, every packet to and from
+        the given server addresses (IPv4 or IPv6; replaces the previous call's
+        set): one address of a host that has several is dead, the rest
+        answer. blackholed_packets() counts what was dropped."""
+        rules = []
+        for a in addrs:
+            ip = "ip6" if ":" in a else "ip"
+            rules += [f"    {ip} daddr {a} counter drop", f"    {ip} saddr {a} counter drop"]
+        # Neighbour discovery still works, as on a path that is broken
+        # further away: the SYNs leave and are counted.
+        nd_ok = "    icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept"
+        ruleset = "\n".join([
+            f"add table inet {NFT_ADDR_TABLE}",
+            f"delete table inet {NFT_ADDR_TABLE}",
+            f"table inet {NFT_ADDR_TABLE} {{",
+            "  chain input {",
+            "    type filter hook input priority filter - 10; policy accept;",
+            nd_ok,
+            *[r for r in rules if "daddr" in r],
+            "  }",
+            "  chain output {",
+            "    type filter hook output priority filter - 10; policy accept;",
+            nd_ok,
+            *[r for r in rules if "saddr" in r],
+            "  }",
+            "}", ""])
+        self.host_run(self.server_argv(["nft", "-f", "-"]), input=ruleset)
+
+    def blackholed_packets(self):
+        """Packets blackhole_address() has dropped on their way in."""
+        r = self.host_run(self.server_argv(["nft", "list", "chain", "inet",
+                                            NFT_ADDR_TABLE, "input"]), quiet=True)
+        return sum(int(n) for n in re.findall(r"counter packets (\d+)", r.stdout))
 
     def lift(self):
         """Remove the blackhole (idempotent)."""

@@ -203,7 +203,7 @@ parent_of(pid_t pid)
 void
 conn_accept(struct conn *c, pid_t ssh_pid, int64_t lost_ms, int64_t now)
 {
-	char msg[sizeof(c->params) + 128];
+	char msg[sizeof(c->params) + 256];
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
 	size_t len = c->params_len;
@@ -239,6 +239,14 @@ conn_accept(struct conn *c, pid_t ssh_pid, int64_t lost_ms, int64_t now)
 		len += (size_t)snprintf(msg + len, sizeof(msg) - len,
 		    "reuse %s %d\nreuse_ms %u\n", a, addr_port(&c->last_local),
 		    ms);
+	}
+	/* The address that worked last is tried first (DESIGN.md §Liveness). */
+	if (c->remote.ss_family == AF_INET || c->remote.ss_family == AF_INET6) {
+		char a[INET6_ADDRSTRLEN];
+
+		addr_text(&c->remote, a, sizeof(a));
+		len += (size_t)snprintf(msg + len, sizeof(msg) - len,
+		    "prefer %s\n", a);
 	}
 	/*
 	 * Refusals right after a loss are asked again quickly.  Past the

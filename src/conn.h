@@ -47,7 +47,8 @@ struct conn {
 	int		peer_fd;	/* the current helper, or -1 */
 	int		sock_fd;	/* our copy of ssh's TCP socket, or -1 */
 	struct sockaddr_storage local;	/* of sock_fd */
-	struct sockaddr_storage remote;
+	struct sockaddr_storage remote;	/* kept after sock_fd closes: the
+					   helper tries it first */
 	struct sockaddr_storage last_local; /* of the previous connection */
 	int		reuse_port;	/* ask the helper to bind last_local */
 	uint32_t	last_rtt_us;	/* of the previous connection */

@@ -28,13 +28,23 @@
 #include "conn.h"
 #include "connect.h"
 #include "connparams.h"
+#include "eyeballs.h"
 #include "util.h"
 
-/* A new attempt this often while the path is silent (DESIGN.md §Liveness). */
+/*
+ * Once every address has been tried, a new attempt this often while the
+ * path is silent (DESIGN.md §Liveness); an address not yet tried gets
+ * its first after EYEBALLS_STAGGER_MS instead.
+ */
 #define ATTEMPT_MS	2000
 /* Each attempt retransmits its SYN once, then gives up after 3 s. */
 #define ATTEMPT_SYNCNT	1
-#define MAX_PENDING	3
+/*
+ * Eight attempts a stagger apart span 2 s, inside one attempt's 3 s: a
+ * first round over many addresses drops none of its attempts before
+ * their SYN has been sent again.
+ */
+#define MAX_PENDING	8
 /* Addresses tried, at most: one bit each in a refused mask. */
 #define MAX_ADDRS	16
 /*
@@ -250,6 +260,7 @@ struct dialer {
 	struct attempt pend[MAX_PENDING]; /* oldest first */
 	int	npend;
 	unsigned refused;		/* bit i: addrs[i] refused this round */
+	unsigned tried;			/* bit i: addrs[i] had an attempt */
 	int	nrefused;		/* rounds refused everywhere so far */
 	int	reuse;			/* still trying the previous port */
 	int	last_err;		/* the reason told when giving up */
@@ -261,15 +272,44 @@ struct dialer {
 /* What one wait came to. */
 enum wait_result { WAIT_MORE, WAIT_CONNECTED, WAIT_FAILED, WAIT_GONE };
 
-/* Keep the TCP addresses of the resolver's answer, in its order. */
+/*
+ * Keep the TCP addresses of the resolver's answer in the order to try
+ * them: the one that worked last time first, then the families
+ * interleaved (eyeballs_order()).
+ */
 static void
 choose_addrs(struct dialer *d, const struct addrinfo *res)
 {
-	const struct addrinfo *ai;
+	const struct addrinfo *ai, *all[MAX_ADDRS];
+	const struct sockaddr *sa[MAX_ADDRS];
+	int order[MAX_ADDRS], n = 0, i;
 
-	for (ai = res; ai != NULL && d->naddr < MAX_ADDRS; ai = ai->ai_next)
-		if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
-			d->addrs[d->naddr++] = ai;
+	for (ai = res; ai != NULL && n < MAX_ADDRS; ai = ai->ai_next) {
+		all[n] = ai;
+		sa[n++] = ai->ai_addr;
+	}
+	d->naddr = eyeballs_order(sa, n, d->p->family, &d->p->prefer, order);
+	for (i = 0; i < d->naddr; i++)
+		d->addrs[i] = all[order[i]];
+}
+
+/* Would the next attempt be the first to its address? */
+static int
+next_is_new(const struct dialer *d)
+{
+	return !(d->tried & (1u << (d->next % d->naddr)));
+}
+
+/*
+ * An attempt failed: the next is due at once if it is the first to its
+ * address, as the stagger was only there to give the failed one time
+ * (RFC 8305 §5).
+ */
+static void
+after_failure(struct dialer *d, int64_t now)
+{
+	if (next_is_new(d) && !d->reuse && d->next_ms > now)
+		d->next_ms = now;
 }
 
 /*
@@ -307,7 +347,9 @@ note_refusal(struct dialer *d, int addr)
 
 /*
  * Start an attempt to the next address when one is due, making room by
- * dropping the oldest, and set when the one after is due.
+ * dropping the oldest, and set when the one after is due: a stagger
+ * later if it goes to an address not yet tried, else ATTEMPT_MS (with
+ * one address, a silent path is asked again that often).
  */
 static void
 start_next(struct dialer *d, int64_t now)
@@ -322,6 +364,7 @@ start_next(struct dialer *d, int64_t now)
 		    (size_t)--d->npend);
 	}
 	fd = start_attempt(d->p, d->addrs[addr], &d->reuse, &e);
+	d->tried |= 1u << addr;
 	if (fd != -1) {
 		d->pend[d->npend].fd = fd;
 		d->pend[d->npend].started_ms = now;
@@ -332,7 +375,12 @@ start_next(struct dialer *d, int64_t now)
 			note_refusal(d, addr);
 	}
 	d->next++;
-	d->next_ms = now + (d->reuse ? d->p->reuse_ms : ATTEMPT_MS);
+	if (d->reuse)
+		d->next_ms = now + d->p->reuse_ms;
+	else if (!next_is_new(d))
+		d->next_ms = now + ATTEMPT_MS;
+	else
+		d->next_ms = fd == -1 ? now : now + EYEBALLS_STAGGER_MS;
 }
 
 /*
@@ -391,9 +439,13 @@ wait_results(struct dialer *d, int64_t now, int *fd)
 		return WAIT_FAILED;
 	if (pfd[d->npend].revents != 0)
 		return WAIT_GONE;
-	for (i = 0; i < d->npend; i++)
-		if (pfd[i].revents != 0 && settle(d, i, fd))
+	for (i = 0; i < d->npend; i++) {
+		if (pfd[i].revents == 0)
+			continue;
+		if (settle(d, i, fd))
 			return WAIT_CONNECTED;
+		after_failure(d, now);
+	}
 	for (i = 0; i < d->npend; )
 		if (d->pend[i].fd == -1) {
 			memmove(d->pend + i, d->pend + i + 1,
@@ -433,12 +485,16 @@ after_refusals(struct dialer *d, int64_t now)
 }
 
 /*
- * Connect: a new attempt every ATTEMPT_MS across the addresses, older
- * attempts kept until their own SYN retry runs out, so a slow answer
- * still counts.  Refusals are asked again as connect_refused_wait_ms()
- * says, quickly just after a working session was lost, then end it (the
- * server is there and says no: the supervisor's back-off takes over);
- * silence never does, unless ConnectTimeout says so.
+ * Connect, Happy Eyeballs style (RFC 8305): the addresses in
+ * choose_addrs()'s order, each new one EYEBALLS_STAGGER_MS after the
+ * last attempt started or at once when it failed; the first to connect
+ * wins and the others are closed.  Once all have been tried, a new
+ * attempt every ATTEMPT_MS across them, older attempts kept until their
+ * own SYN retry runs out, so a slow answer still counts.  Refusals are
+ * asked again as connect_refused_wait_ms() says, quickly just after a
+ * working session was lost, then end it (the server is there and says
+ * no: the supervisor's back-off takes over); silence never does, unless
+ * ConnectTimeout says so.
  *
  * While the previous local port is wanted, attempts come from
  * that port one at a time, each living until its own SYN retry runs

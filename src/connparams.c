@@ -36,17 +36,13 @@ field_str(const char *v, char *dst, size_t size)
 	return util_strlcpy(dst, v, size) >= size ? -1 : 0;
 }
 
+/* A numeric IPv4 or IPv6 address with a port (0: none). */
 static int
-parse_reuse(char *v, struct sockaddr_storage *ss)
+field_addr(const char *v, int port, struct sockaddr_storage *ss)
 {
-	char *sp = strrchr(v, ' ');
 	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-	int port;
 
-	if (sp == NULL || field_num(sp + 1, 1, 65535, &port) == -1)
-		return -1;
-	*sp = '\0';
 	memset(ss, 0, sizeof(*ss));
 	if (inet_pton(AF_INET, v, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
@@ -58,7 +54,20 @@ parse_reuse(char *v, struct sockaddr_storage *ss)
 		s6->sin6_port = htons((uint16_t)port);
 		return 0;
 	}
+	ss->ss_family = AF_UNSPEC;
 	return -1;
+}
+
+static int
+parse_reuse(char *v, struct sockaddr_storage *ss)
+{
+	char *sp = strrchr(v, ' ');
+	int port;
+
+	if (sp == NULL || field_num(sp + 1, 1, 65535, &port) == -1)
+		return -1;
+	*sp = '\0';
+	return field_addr(v, port, ss);
 }
 
 int
@@ -73,6 +82,7 @@ connparams_parse(const char *text, size_t len, struct connparams *p)
 	buf[len] = '\0';
 	memset(p, 0, sizeof(*p));
 	p->reuse.ss_family = AF_UNSPEC;
+	p->prefer.ss_family = AF_UNSPEC;
 	p->reuse_ms = 1000;
 	p->outage_ms = -1;
 	for (line = strtok_r(buf, "\n", &save); line != NULL;
@@ -116,6 +126,8 @@ connparams_parse(const char *text, size_t len, struct connparams *p)
 			    sizeof(p->bind_interface));
 		else if (strcmp(line, "reuse") == 0)
 			rc = parse_reuse(v, &p->reuse);
+		else if (strcmp(line, "prefer") == 0)
+			rc = field_addr(v, 0, &p->prefer);
 		else if (strcmp(line, "reuse_ms") == 0)
 			rc = field_num(v, 100, 60000, &p->reuse_ms);
 		else if (strcmp(line, "outage_ms") == 0)

@@ -20,6 +20,8 @@ struct connparams {
 	char	bind_interface[32];
 	struct sockaddr_storage reuse;	/* ss_family AF_UNSPEC: none */
 	int	reuse_ms;		/* the life of one attempt from it */
+	struct sockaddr_storage prefer;	/* the address that worked last;
+					   ss_family AF_UNSPEC: none */
 	int	outage_ms;		/* a working session was lost this
 					   long ago; -1: none since the last */
 };

@@ -59,6 +59,9 @@ fill(struct publisher *p, const struct daemon *d, int64_t now,
 		st->bytes_sent = cs.bytes_sent;
 		st->bytes_received = cs.bytes_received;
 	}
+	if (d->conn.remote.ss_family != AF_UNSPEC)
+		conn_describe(&d->conn.remote, st->preferred,
+		    sizeof(st->preferred));
 }
 
 /* Stop publishing to a directory that is not ours alone; said once. */

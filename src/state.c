@@ -231,6 +231,14 @@ state_format(const struct state *st, char *buf, size_t len)
 			return -1;
 		n += m;
 	}
+	if (st->preferred[0] != '\0') {
+		int m = snprintf(buf + n, len - (size_t)n, "preferred %s\n",
+		    st->preferred);
+
+		if (m < 0 || (size_t)m >= len - (size_t)n)
+			return -1;
+		n += m;
+	}
 	return n;
 }
 
@@ -324,6 +332,7 @@ take(struct state *st, const char *k, const char *v)
 	STR("liveness", liveness);
 	STR("local", local);
 	STR("remote", remote);
+	STR("preferred", preferred);
 #undef STR
 	if (strcmp(k, "pid") == 0) {
 		long long x;

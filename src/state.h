@@ -43,6 +43,8 @@ struct state {
 	unsigned long long bytes_sent;
 	unsigned long long bytes_received;
 	int	 evictions;		/* stale sessions cleared */
+	char	 preferred[64];		/* the server address that worked
+					   last, tried first; "" none */
 };
 
 /*

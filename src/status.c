@@ -122,6 +122,10 @@ print_json(const struct state *st, int alive, int64_t now, int first)
 		    (double)st->rtt_us / 1000, st->bytes_sent,
 		    st->bytes_received, (double)(now - st->written_ms) / 1000);
 	}
+	if (st->preferred[0] != '\0') {
+		printf(", \"preferred\": ");
+		json_string(st->preferred);
+	}
 	printf(", \"liveness\": ");
 	json_string(st->liveness);
 	printf(", \"detect_s\": %d, \"keepalive_bytes_per_day\": %ld, "
@@ -153,6 +157,7 @@ print_human(const struct state *st, int alive, int64_t now)
 	char e_last_reason[sizeof(st->last_reason) * 4];
 	char e_local[sizeof(st->local) * 4], e_remote[sizeof(st->remote) * 4];
 	char e_liveness[sizeof(st->liveness) * 4];
+	char e_preferred[sizeof(st->preferred) * 4];
 	time_t t = (time_t)st->since_unix;
 	struct tm tm;
 
@@ -195,7 +200,9 @@ print_human(const struct state *st, int alive, int64_t now)
 		printf("  connection %s -> %s, rtt %.1f ms, sent %s, "
 		    "received %s (as of %s ago)\n", ESC(local), ESC(remote),
 		    (double)st->rtt_us / 1000, b1, b2, d);
-	}
+	} else if (st->preferred[0] != '\0')
+		printf("  next connection tries %s first (it worked last)\n",
+		    ESC(preferred));
 	if (st->evictions > 0)
 		printf("  stale server sessions cleared: %d\n", st->evictions);
 	printf("  liveness: %s\n", ESC(liveness));

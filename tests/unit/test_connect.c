@@ -982,6 +982,45 @@ test_accept_reuse_slow_link(void **state)
 }
 
 static void
+check_prefer_message(int family, const char *addr)
+{
+	char buf[2048], want[128];
+	struct conn c;
+	struct connparams p;
+	ssize_t n;
+	int s;
+
+	open_local(&c, 22);
+	fill_ss(&c.remote, family, addr, 22222);
+	/* The last connection's remote end outlives it. */
+	conn_reset(&c);
+	s = dial_listener(&c);
+	assert_true(readable(c.listen_fd, 1000));
+	conn_accept(&c, getppid());
+	assert_true(c.peer_fd >= 0);
+	assert_true(readable(s, 1000));
+	n = recv(s, buf, sizeof(buf) - 1, 0);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	/* The address only: the port is the host's. */
+	snprintf(want, sizeof(want), "prefer %s\n", addr);
+	assert_memory_equal(buf, c.params, c.params_len);
+	assert_string_equal(buf + c.params_len, want);
+	assert_int_equal(connparams_parse(buf, (size_t)n, &p), 0);
+	assert_int_equal(p.prefer.ss_family, family);
+	close(s);
+	conn_close(&c);
+}
+
+static void
+test_accept_prefer(void **state)
+{
+	(void)state;
+	check_prefer_message(AF_INET, "10.77.0.2");
+	check_prefer_message(AF_INET6, "fd77::2");
+}
+
+static void
 test_accept_no_reuse_without_address(void **state)
 {
 	char buf[2048];
@@ -1630,6 +1669,8 @@ main(void)
 	add_test("accept: reuse line, IPv6", test_accept_reuse_v6, NULL);
 	add_test("accept: reuse_ms capped at 3 s", test_accept_reuse_slow_link,
 	    NULL);
+	add_test("accept: the address that worked is preferred",
+	    test_accept_prefer, NULL);
 	add_test("accept: no reuse line without an old address",
 	    test_accept_no_reuse_without_address, NULL);
 	add_test("accept: the age of a lost session", test_accept_outage,

@@ -99,6 +99,27 @@ test_params_minimal(void **state)
 	assert_string_equal(p.bind_interface, "");
 	assert_int_equal(p.reuse.ss_family, AF_UNSPEC);
 	assert_int_equal(p.reuse_ms, 1000);
+	assert_int_equal(p.prefer.ss_family, AF_UNSPEC);
+}
+
+static void
+test_params_prefer(void **state)
+{
+	static const char v4[] = "host h\nport 22\nprefer 10.0.0.2\n";
+	static const char v6[] = "host h\nport 22\nprefer fd00::2\n";
+	struct connparams p;
+	struct in6_addr a6;
+
+	(void)state;
+	assert_int_equal(connparams_parse(v4, strlen(v4), &p), 0);
+	assert_int_equal(p.prefer.ss_family, AF_INET);
+	assert_int_equal(((struct sockaddr_in *)&p.prefer)->sin_addr.s_addr,
+	    inet_addr("10.0.0.2"));
+	assert_int_equal(connparams_parse(v6, strlen(v6), &p), 0);
+	assert_int_equal(p.prefer.ss_family, AF_INET6);
+	assert_int_equal(inet_pton(AF_INET6, "fd00::2", &a6), 1);
+	assert_memory_equal(&((struct sockaddr_in6 *)&p.prefer)->sin6_addr,
+	    &a6, sizeof(a6));
 }
 
 struct prow {
@@ -143,6 +164,11 @@ static const struct prow prows[] = {
 	{ "reuse without port", "reuse 127.0.0.1\n", -1 },
 	{ "reuse a name", "reuse localhost 22\n", -1 },
 	{ "reuse garbage port", "reuse 127.0.0.1 x\n", -1 },
+	{ "prefer v4", "prefer 10.0.0.2\n", 0 },
+	{ "prefer v6", "prefer fd00::2\n", 0 },
+	{ "prefer with a port", "prefer 10.0.0.2 22\n", -1 },
+	{ "prefer a name", "prefer localhost\n", -1 },
+	{ "prefer empty", "prefer \n", -1 },
 	{ "reuse_ms 99", "reuse_ms 99\n", -1 },
 	{ "reuse_ms 100", "reuse_ms 100\n", 0 },
 	{ "reuse_ms 60000", "reuse_ms 60000\n", 0 },
@@ -301,6 +327,7 @@ main(void)
 	add_test("params: full block, IPv4", test_params_full_v4, NULL);
 	add_test("params: full block, IPv6", test_params_full_v6, NULL);
 	add_test("params: host and port only", test_params_minimal, NULL);
+	add_test("params: prefer, IPv4 and IPv6", test_params_prefer, NULL);
 	for (i = 0; i < NROWS(prows); i++)
 		add_test(pool_name("params: %s", prows[i].name),
 		    test_params_row, (void *)&prows[i]);

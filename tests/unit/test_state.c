@@ -91,6 +91,7 @@ full_state(struct state *st)
 	st->bytes_sent = 123456789012ULL;
 	st->bytes_received = 987654321098ULL;
 	st->evictions = 2;
+	snprintf(st->preferred, sizeof(st->preferred), "[fd00::1]:22");
 }
 
 static void
@@ -123,6 +124,7 @@ assert_state_equal(const struct state *a, const struct state *b)
 	assert_true(a->bytes_sent == b->bytes_sent);
 	assert_true(a->bytes_received == b->bytes_received);
 	assert_int_equal(a->evictions, b->evictions);
+	assert_string_equal(a->preferred, b->preferred);
 }
 
 /* ---- format and parse ---- */
@@ -226,6 +228,7 @@ test_roundtrip_longest(void **state)
 	memset(a.liveness, 'l', sizeof(a.liveness) - 1);
 	memset(a.local, 'o', sizeof(a.local) - 1);
 	memset(a.remote, 'e', sizeof(a.remote) - 1);
+	memset(a.preferred, 'p', sizeof(a.preferred) - 1);
 	n = state_format(&a, buf, sizeof(buf));
 	assert_true(n > 0);
 	assert_int_equal(state_parse(buf, (size_t)n, &b), 0);
