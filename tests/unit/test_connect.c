@@ -996,7 +996,7 @@ check_prefer_message(int family, const char *addr)
 	conn_reset(&c);
 	s = dial_listener(&c);
 	assert_true(readable(c.listen_fd, 1000));
-	conn_accept(&c, getppid());
+	conn_accept(&c, getppid(), NEVER, now_ms());
 	assert_true(c.peer_fd >= 0);
 	assert_true(readable(s, 1000));
 	n = recv(s, buf, sizeof(buf) - 1, 0);
