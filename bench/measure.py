@@ -7,9 +7,11 @@ nothing of scenarios or workers.
 """
 
 import errno
+import json
 import os
 import re
 import selectors
+import signal
 import socket
 import threading
 import time
@@ -347,3 +349,80 @@ class ArrivalLog(threading.Thread):
 
     def stop(self):
         self._stop.set()
+
+
+# Run in the client namespace by handshake_rate(): count logins of
+# `ssh -f -N host`, at most at_once running, each started as soon as one
+# ends; prints their JSON summary. With -f and -N (and no forward to wait
+# for) ssh goes to the background once authenticated, so the foreground's
+# exit is the handshake's end; the background ones stay connected, as a
+# tunnel's ssh does, until the caller stops them.
+HANDSHAKE_DRIVER = r"""
+import json, os, subprocess, sys, time
+host, count, at_once = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+argv = ["ssh", "-o", "BatchMode=yes", "-f", "-N", host]
+running, took, failed = {}, [], 0
+t0 = time.monotonic()
+while len(took) + failed < count:
+    while len(running) < at_once and len(took) + failed + len(running) < count:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        running[p.pid] = (p, time.monotonic())
+    pid, status = os.wait()
+    if pid not in running:
+        continue
+    p, t = running.pop(pid)
+    if status == 0:
+        took.append(time.monotonic() - t)
+    else:
+        failed += 1
+print(json.dumps({"elapsed": time.monotonic() - t0, "ok": len(took),
+                  "failed": failed, "took": took}))
+"""
+
+
+def handshake_rate(lab, host, count, at_once, timeout=120):
+    """sshd's handshake rate: count logins of `ssh -f -N host` run from the
+    client namespace, at most at_once at a time (below MaxStartups' 10, so
+    that sshd drops none), each started as soon as one ends; a login ends
+    when ssh is authenticated. Returns {"rate": logins a second, "ok",
+    "failed", "elapsed", "median": seconds of one login}; the client's ssh
+    shares the machine with sshd, as the tunnels' ssh does. Every ssh left
+    in the client namespace (the logins' background halves) is stopped
+    before it returns, so call it when no other ssh runs there."""
+    try:
+        r = lab.client_run(["python3", "-c", HANDSHAKE_DRIVER, host, str(count),
+                            str(at_once)], timeout=timeout)
+    finally:
+        left = lab.client_procs("ssh")
+        for p in left:
+            labmod.signal_pid(p, signal.SIGTERM)
+        labmod.wait_for(lambda: not any(labmod.alive(p) for p in left), 10)
+        lab.reap_orphans()
+    if r.returncode != 0:
+        raise RuntimeError(f"handshake driver failed: {r.stderr[-400:]}")
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    took = sorted(got["took"])
+    return {"rate": got["ok"] / got["elapsed"] if got["elapsed"] > 0 else None,
+            "ok": got["ok"], "failed": got["failed"], "elapsed": got["elapsed"],
+            "median": took[len(took) // 2] if took else None}
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds pid has used (its own, not its children's),
+    or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu():
+    """(busy, total) CPU seconds of the whole machine since boot, all cores,
+    from /proc/stat; busy is everything but idle and iowait."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - ticks[3] - ticks[4]) / hz, sum(ticks) / hz

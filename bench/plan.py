@@ -56,6 +56,8 @@ class Scenario:
 
 
 IDLE_WINDOW_S = (65, 600)
+# The fleet on one bastion: tunnels in storm-100 (storm's are --storm, 20).
+STORM_LARGE = 100
 
 SCENARIOS = [
     Scenario("start", "start", sc_start, repeat=3, stage=1,
@@ -93,8 +95,11 @@ SCENARIOS = [
              lambda j: sc_idle(j, SEED_ALIVE), stage=2, window_s=IDLE_WINDOW_S),
     Scenario("idle-noalive", "idle, no ServerAlive (ours: defaults)",
              lambda j: sc_idle(j, []), stage=2, window_s=IDLE_WINDOW_S),
-    Scenario("storm", "storm", sc_storm, stage=3, start_s=(60, 120),
-             back_s=(60, 180)),
+    Scenario("storm", "storm", lambda j: sc_storm(j, j.opts["storm"]), stage=3,
+             start_s=(60, 120), back_s=(60, 180)),
+    Scenario("storm-100", "storm", lambda j: sc_storm(j, STORM_LARGE,
+                                                       logins=STORM_LARGE),
+             stage=3, full_only=True, start_s=(90, 120), back_s=(120, 180)),
 ]
 SCENARIO_KEYS = [s.key for s in SCENARIOS]
 BY_KEY = {s.key: s for s in SCENARIOS}
