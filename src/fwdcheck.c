@@ -121,7 +121,9 @@ fwdcheck_line(struct fwdcheck *fc, const char *line)
 		if (fc->nfailed == (int)(sizeof(fc->failed) /
 		    sizeof(fc->failed[0])))
 			fc->nfailed = 0;
-		fc->failed[fc->nfailed++] = chan;
+		fc->failed[fc->nfailed].chan = chan;
+		util_strlcpy(fc->failed[fc->nfailed++].why, why,
+		    sizeof(fc->failed[0].why));
 		return 0;
 	case CHAN_FREED:
 		break;
@@ -129,8 +131,9 @@ fwdcheck_line(struct fwdcheck *fc, const char *line)
 		return 0;
 	}
 	for (i = 0; i < fc->nfailed; i++) {
-		if (fc->failed[i] == chan) {
+		if (fc->failed[i].chan == chan) {
 			failed = 1;
+			util_strlcpy(why, fc->failed[i].why, sizeof(why));
 			fc->failed[i] = fc->failed[--fc->nfailed];
 			break;
 		}

@@ -40,7 +40,10 @@ struct fwdcheck {
 	int	 up;		/* the session is up */
 	int64_t	 next_check;	/* NEVER when none is due */
 	int64_t	 close_at;	/* NEVER unless checks are held open */
-	int	 failed[8];	/* channels ssh said failed to open */
+	struct {
+		int	 chan;
+		char	 why[96];
+	}	 failed[8];	/* channels ssh said failed to open */
 	int	 nfailed;
 };
 

@@ -225,9 +225,7 @@ static void
 ssh_output(struct daemon *d, int64_t now)
 {
 	struct sv_event ev = { .type = EV_AUTHENTICATED };
-	unsigned ms;
-
-	unsigned seen = child_read(&d->ssh);
+	unsigned ms, seen = child_read(&d->ssh);
 
 	ms = sshout_milestones(&d->ms, seen, d->sshcfg.remote_forwards);
 	if ((seen & CHILD_FWD) && d->sv.state == SV_UP)
