@@ -86,8 +86,6 @@ child_spawn(struct child *c, const char *path, char *const argv[],
 	int errp[2], statusp[2], e = 0;
 	pid_t pid, parent = getpid();
 	sigset_t saved;
-	int (*hook)(void *, const char *);
-	void *hook_ctx;
 	ssize_t n;
 
 	if (pipe2(errp, O_CLOEXEC) == -1)
@@ -126,12 +124,7 @@ child_spawn(struct child *c, const char *path, char *const argv[],
 		return -1;
 	}
 	set_nonblock(errp[0]);
-	/* A new ssh; the line hook is the caller's and stays. */
-	hook = c->on_line;
-	hook_ctx = c->line_ctx;
 	child_init(c);
-	c->on_line = hook;
-	c->line_ctx = hook_ctx;
 	c->pid = pid;
 	c->errfd = errp[0];
 	c->started_ms = now;

@@ -29,7 +29,10 @@ struct child {
 	char		 reason[256];	/* the line that gave the cause */
 	char		 last[256];	/* the last non-debug line */
 	size_t		 len;		/* bytes in buf */
-	/* Each whole line, also, to on_line(line_ctx, line) if set. */
+	/*
+	 * Each whole line, also, to on_line(line_ctx, line) if set; set
+	 * after child_spawn(), which clears it.
+	 */
 	int		(*on_line)(void *, const char *);
 	void		*line_ctx;
 	char		 buf[CHILD_LINE_MAX];

@@ -21,6 +21,15 @@
 
 static void feed(struct daemon *, const struct sv_event *, int64_t);
 
+/* ssh's lines, for forward health (DESIGN.md §Forward health). */
+static int
+forward_line(void *ctx, const char *line)
+{
+	struct fwdcheck *fc = ctx;
+
+	return fc->interval_s == 0 ? 0 : fwdcheck_line(fc, line);
+}
+
 static void
 spawn_ssh(struct daemon *d, int64_t now)
 {
@@ -37,6 +46,8 @@ spawn_ssh(struct daemon *d, int64_t now)
 		feed(d, &ev, now);
 		return;
 	}
+	d->ssh.on_line = forward_line;
+	d->ssh.line_ctx = &d->fwd;
 	sshout_milestones_reset(&d->ms);
 	monitor_start(&d->mon, now);
 	log_debug("started ssh (pid %ld, start %d)", (long)pid, d->sv.starts);

@@ -266,12 +266,6 @@ self_path(char *out, size_t len)
  * arguments.  Every addition goes after the user's own options, and ssh
  * takes the first value it sees, so a user's command-line setting wins.
  */
-static int
-forward_line(void *ctx, const char *line)
-{
-	return fwdcheck_line(ctx, line);
-}
-
 /*
  * Forward health reads ssh's DEBUG1 channel lines (DESIGN.md §Forward
  * health); a quiet ssh prints none, so there is nothing to check then.
@@ -288,10 +282,6 @@ setup_forwards(struct daemon *d, const struct config *cfg)
 		interval = 0;
 	}
 	fwdcheck_init(&d->fwd, &d->sshcfg, interval);
-	if (interval != 0) {
-		d->ssh.on_line = forward_line;
-		d->ssh.line_ctx = &d->fwd;
-	}
 }
 
 static void
