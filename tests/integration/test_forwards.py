@@ -60,3 +60,34 @@ def test_a_stopped_broker_is_a_refused_target_not_a_dead_tunnel(lab,
     assert log.count("target refused on the server") == 1, log
     assert log.count("forwards healthy again") == 1, log
     assert "tunnel up after" in log and log.count("tunnel up after") == 1, log
+
+
+USER_CONNECT = ("import socket, time\n"
+                f"s = socket.create_connection(('127.0.0.1', "
+                f"{labmod.TUNNEL_PORT}))\n"
+                "time.sleep(0.3)\n"
+                "s.close()\n")
+
+
+@pytest.mark.timeout(120)
+def test_a_users_failing_connection_is_seen_without_checks(lab, autossh):
+    # No --check-forwards: one check when up, then ssh's lines about the
+    # user's own connections tell.
+    prog = autossh(["-M0", "-N", "Broker"])
+    assert lab.wait_tunnel(15) is not None, prog.log_text()
+    ssh = prog.ssh_pids()
+    lab.broker.stop()
+    try:
+        lab.client_run(["python3", "-c", USER_CONNECT], timeout=10)
+        refused = labmod.wait_for(
+            lambda: "target refused" in status(lab, prog).get("forwards", ""),
+            10, interval=0.5)
+        assert refused, prog.log_text()
+        assert prog.ssh_pids() == ssh, prog.log_text()
+    finally:
+        lab.broker.start()
+    lab.client_run(["python3", "-c", USER_CONNECT], timeout=10)
+    healthy = labmod.wait_for(
+        lambda: status(lab, prog).get("forwards") == "", 10, interval=0.5)
+    assert healthy, prog.log_text()
+    assert prog.ssh_pids() == ssh, prog.log_text()
