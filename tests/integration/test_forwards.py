@@ -5,6 +5,9 @@ again.  A refused target is not a dead tunnel.
 """
 
 import json
+import os
+import threading
+import time
 
 import pytest
 
@@ -91,3 +94,28 @@ def test_a_users_failing_connection_is_seen_without_checks(lab, autossh):
         lambda: status(lab, prog).get("forwards") == "", 10, interval=0.5)
     assert healthy, prog.log_text()
     assert prog.ssh_pids() == ssh, prog.log_text()
+
+
+@pytest.mark.timeout(60)
+def test_wait_with_check_forwards_waits_for_a_healthy_forward(lab,
+                                                              autossh_bin):
+    lab.broker.stop()
+    started = threading.Timer(4, lab.broker.start)
+    started.start()
+    try:
+        t0 = time.monotonic()
+        r = lab.client_run([autossh_bin, "-M0", "-f", "--wait=20",
+                            "--check-forwards=1", "-N", "Broker"], timeout=30,
+                           env={"AUTOSSH_LOGFILE": os.path.join(
+                               lab.workdir, "fwdwait.log")})
+        took = time.monotonic() - t0
+    finally:
+        started.join()
+        if not lab.broker.running():
+            lab.broker.start()
+    assert r.returncode == 0, r.stderr
+    # Up within a second, but the forward was refused until the broker
+    # came back after 4 s.
+    assert 4 <= took < 15, took
+    assert lab.mqtt_roundtrip(timeout=2)
+    lab.kill_client_processes()
