@@ -252,7 +252,7 @@ fwdcheck_run(struct fwdcheck *fc, int64_t now)
 			log_debug("unable to check forward %d: %s", f->port,
 			    strerror(errno));
 	}
-	/* ssh reports the channel once it is closed (DESIGN.md §Forward health). */
+	/* ssh names the forward once the channel is closed. */
 	fc->close_at = now + FWD_HOLD_MS;
 	fc->next_check = fc->interval_s > 0 ?
 	    now + (int64_t)fc->interval_s * 1000 : NEVER;

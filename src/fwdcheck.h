@@ -15,7 +15,8 @@
 #include "sshcfg.h"
 
 #define FWD_HOLD_MS	500	/* keep a check's connection this long */
-#define FWD_CHECK_ALWAYS (-1)	/* --check-forwards unset: see below */
+/* --check-forwards unset: check when up and after a failed connection. */
+#define FWD_CHECK_ALWAYS (-1)
 
 enum fwd_health {
 	FWD_UNKNOWN,		/* not seen since the session came up */
@@ -25,7 +26,7 @@ enum fwd_health {
 
 struct fwd {
 	char	 bind[64];	/* "" or the address ssh listens on */
-	int	 port;		/* ssh's listen port; 0: a socket path */
+	int	 port;		/* ssh's listen port */
 	char	 host[128];	/* the target, as the server sees it */
 	int	 host_port;
 	enum fwd_health health;
@@ -36,7 +37,7 @@ struct fwd {
 struct fwdcheck {
 	struct fwd f[SSHCFG_FWD_MAX];
 	int	 n;
-	int	 interval_s;	/* 0: off; FWD_CHECK_ALWAYS: on up only */
+	int	 interval_s;	/* 0: off; FWD_CHECK_ALWAYS: see above */
 	int	 up;		/* the session is up */
 	int64_t	 next_check;	/* NEVER when none is due */
 	int64_t	 close_at;	/* NEVER unless checks are held open */

@@ -60,7 +60,7 @@ unsigned sshout_milestones(struct milestones *m, unsigned seen,
 enum ssh_chan {
 	CHAN_NONE,
 	CHAN_OPEN_FAILED,	/* the server could not open it: why */
-	CHAN_FREED,		/* it closed; port: the forward's listen port */
+	CHAN_FREED,		/* it closed; port: the forward's port */
 };
 
 /*

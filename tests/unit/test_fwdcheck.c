@@ -19,16 +19,17 @@
 #include "sshout.h"
 #include "util.h"
 
-#define REQ	"debug1: Connection to port 22883 forwarding to localhost " \
-		"port 1883 requested."
+#define REQ	"debug1: Connection to port 22883 forwarding to " \
+		"localhost port 1883 requested."
 #define NEW	"debug1: channel 2: new direct-tcpip [direct-tcpip] " \
 		"(inactive timeout: 0)"
-#define FAILED	"channel 2: open failed: connect failed: Connection refused"
+#define FAILED	"channel 2: open failed: connect failed: " \
+		"Connection refused"
 #define FREED	"debug1: channel 2: free: direct-tcpip: listening port " \
 		"22883 for localhost port 1883, connect from 127.0.0.1 port " \
 		"43168 to 127.0.0.1 port 22883, nchannels 3"
-#define REFUSED	"forward 22883\u2192localhost:1883: target refused on the " \
-		"server"
+#define REFUSED	"forward 22883\u2192localhost:1883: " \
+		"target refused on the server"
 
 static void
 setup(struct fwdcheck *fc, int interval_s, const char *const *values)
@@ -51,7 +52,7 @@ test_parse(void **state)
 		"22883 [localhost]:1883",
 		"[127.0.0.2]:1000 [::1]:22",
 		"[::1]:1001 [h]:2",
-		"/tmp/s [h]:3",			/* a socket path: skipped */
+		"/tmp/s [h]:3",			/* a socket path */
 		"1002 /tmp/remote.sock",	/* likewise */
 		"0 [h]:1",			/* port 0: garbage */
 		"65536 [h]:1",
