@@ -120,8 +120,12 @@ forwards_changed(struct daemon *d, int64_t now)
 	char text[sizeof(d->fwd_text)];
 
 	fwdcheck_text(&d->fwd, text, sizeof(text));
-	if (strcmp(text, d->fwd_text) == 0)
+	if (strcmp(text, d->fwd_text) == 0) {
+		/* Unknown to healthy says nothing new, but -f --wait waits. */
+		if (d->pub.wait_fd != -1)
+			publish_forwards(&d->pub, d, now);
 		return;
+	}
 	if (text[0] != '\0')
 		log_warn("%s", text);
 	else

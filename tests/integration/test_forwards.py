@@ -119,3 +119,18 @@ def test_wait_with_check_forwards_waits_for_a_healthy_forward(lab,
     assert 4 <= took < 15, took
     assert lab.mqtt_roundtrip(timeout=2)
     lab.kill_client_processes()
+
+
+@pytest.mark.timeout(60)
+def test_wait_with_check_forwards_returns_soon_when_healthy(lab,
+                                                            autossh_bin):
+    t0 = time.monotonic()
+    r = lab.client_run([autossh_bin, "-M0", "-f", "--wait=20",
+                        "--check-forwards=60", "-N", "Broker"], timeout=30,
+                       env={"AUTOSSH_LOGFILE": os.path.join(
+                           lab.workdir, "fwdwait2.log")})
+    took = time.monotonic() - t0
+    assert r.returncode == 0, r.stderr
+    assert took < 10, took
+    assert lab.mqtt_roundtrip(timeout=2)
+    lab.kill_client_processes()
