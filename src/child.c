@@ -176,6 +176,8 @@ take_line(struct child *c, const char *raw, size_t n)
 		util_strlcpy(c->reason, line, sizeof(c->reason));
 	}
 	mark = sshout_mark(line);
+	if (c->on_line != NULL && c->on_line(c->line_ctx, line) == 1)
+		return (mark == MARK_NONE ? 0 : 1u << mark) | CHILD_FWD;
 	return mark == MARK_NONE ? 0 : 1u << mark;
 }
 

@@ -19,6 +19,7 @@
 
 /* child_read() result bits besides (1u << enum ssh_mark). */
 #define CHILD_EOF	0x10000u
+#define CHILD_FWD	0x20000u	/* on_line returned 1 */
 
 struct child {
 	pid_t		 pid;		/* 0: no process */
@@ -28,6 +29,12 @@ struct child {
 	char		 reason[256];	/* the line that gave the cause */
 	char		 last[256];	/* the last non-debug line */
 	size_t		 len;		/* bytes in buf */
+	/*
+	 * Each whole line, also, to on_line(line_ctx, line) if set; set
+	 * after child_spawn(), which clears it.
+	 */
+	int		(*on_line)(void *, const char *);
+	void		*line_ctx;
 	char		 buf[CHILD_LINE_MAX];
 };
 

@@ -26,6 +26,7 @@ static const char ssh_valued[] = "BbcDEeFIiJLlmOoPpQRSWw";
 #define CL_WAIT		0x04
 #define CL_NAME		0x08
 #define CL_MONITOR	0x10
+#define CL_CHECKFWD	0x20
 
 struct parse {
 	struct config	*cfg;
@@ -41,6 +42,7 @@ struct parse {
 static const char usage_text[] =
 "usage: autossh [-V] [-M port[:echo_port]] [-f] [--deadline=seconds]\n"
 "               [--backoff-max=seconds] [--wait[=seconds]] [--name=name]\n"
+"               [--check-forwards=seconds]\n"
 "               [SSH_OPTIONS] [user@]host [command [argument ...]]\n"
 "       autossh --status [name | pidfile] [--json]\n"
 "       autossh --help\n"
@@ -58,6 +60,8 @@ static const char usage_text[] =
 "  --backoff-max=SECONDS  longest wait between quick failures (60)\n"
 "  --wait[=SECONDS]     with -f: return once the tunnel is up (60)\n"
 "  --name=NAME          name for --status (default: the destination)\n"
+"  --check-forwards=SECONDS  check each LocalForward's target this often\n"
+"                       (default: when up and when a connection fails; 0 off)\n"
 "  --status [NAME|PIDFILE]  show the state of running autossh instances\n"
 "  --json               with --status: print JSON\n"
 "  --help               print this help and exit\n"
@@ -80,6 +84,7 @@ static const char usage_text[] =
 "  AUTOSSH_BACKOFF_MAX  same as --backoff-max\n"
 "  AUTOSSH_WAIT         same as --wait=SECONDS\n"
 "  AUTOSSH_NAME         same as --name\n"
+"  AUTOSSH_CHECK_FORWARDS  same as --check-forwards\n"
 "\n"
 "See autossh(1) for the details.\n";
 
@@ -283,6 +288,7 @@ long_option(struct parse *ps, int argc, char **argv, int *i)
 	}
 	takes = strcmp(name, "deadline") == 0 ||
 	    strcmp(name, "backoff-max") == 0 || strcmp(name, "name") == 0 ||
+	    strcmp(name, "check-forwards") == 0 ||
 	    strcmp(name, "fdpass-helper") == 0;
 	if (!takes)
 		return fail(ps, "unknown option '--%s'", name);
@@ -305,6 +311,11 @@ long_option(struct parse *ps, int argc, char **argv, int *i)
 		ps->cl |= CL_BACKOFF;
 		return num(ps, "--backoff-max", val, 1, 86400,
 		    &cfg->backoff_max_s);
+	}
+	if (strcmp(name, "check-forwards") == 0) {
+		ps->cl |= CL_CHECKFWD;
+		return num(ps, "--check-forwards", val, 0, 86400,
+		    &cfg->check_forwards_s);
 	}
 	if (strcmp(name, "name") == 0) {
 		ps->cl |= CL_NAME;
@@ -548,6 +559,11 @@ parse_env(struct parse *ps, char **envp)
 		return -1;
 	if (!(ps->cl & CL_BACKOFF))
 		cfg->backoff_max_s = tmp;
+	tmp = cfg->check_forwards_s;
+	if (env_num(ps, envp, "AUTOSSH_CHECK_FORWARDS", 0, 86400, &tmp) == -1)
+		return -1;
+	if (!(ps->cl & CL_CHECKFWD))
+		cfg->check_forwards_s = tmp;
 	tmp = cfg->wait_s;
 	if (env_num(ps, envp, "AUTOSSH_WAIT", 1, 86400, &tmp) == -1)
 		return -1;
@@ -610,6 +626,7 @@ config_parse(struct config *cfg, int argc, char **argv, char **envp,
 	cfg->loglevel = DEF_LOGLEVEL;
 	cfg->deadline_s = DEF_DEADLINE_S;
 	cfg->backoff_max_s = DEF_BACKOFF_MAX_S;
+	cfg->check_forwards_s = -1;
 	errbuf[0] = '\0';
 	if (ssh_push(cfg, "ssh") == -1)
 		return fail(&ps, "out of memory");

@@ -60,6 +60,7 @@ struct config {
 	int		  deadline_s;	/* 0: liveness layer off */
 	int		  backoff_max_s;
 	int		  wait_s;	/* 0: no --wait */
+	int		  check_forwards_s; /* -1: when up and on failure; 0: off */
 	char		  name[MAX_NAME + 1];	/* empty: derive */
 
 	/* --status */

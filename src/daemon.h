@@ -12,6 +12,7 @@
 #include "child.h"
 #include "config.h"
 #include "conn.h"
+#include "fwdcheck.h"
 #include "hsslot.h"
 #include "liveness.h"
 #include "monitor.h"
@@ -43,6 +44,8 @@ struct daemon {
 					   unavailable; settling changes */
 	struct publisher pub;		/* publish.c: state file, systemd,
 					   the --wait parent */
+	struct fwdcheck	 fwd;		/* fwdcheck.c: forward health */
+	char		 fwd_text[192];	/* fwdcheck_text(), published */
 };
 
 #endif

@@ -21,6 +21,15 @@
 
 static void feed(struct daemon *, const struct sv_event *, int64_t);
 
+/* ssh's lines, for forward health (DESIGN.md §Forward health). */
+static int
+forward_line(void *ctx, const char *line)
+{
+	struct fwdcheck *fc = ctx;
+
+	return fc->interval_s == 0 ? 0 : fwdcheck_line(fc, line);
+}
+
 static void
 spawn_ssh(struct daemon *d, int64_t now)
 {
@@ -37,6 +46,8 @@ spawn_ssh(struct daemon *d, int64_t now)
 		feed(d, &ev, now);
 		return;
 	}
+	d->ssh.on_line = forward_line;
+	d->ssh.line_ctx = &d->fwd;
 	sshout_milestones_reset(&d->ms);
 	monitor_start(&d->mon, now);
 	log_debug("started ssh (pid %ld, start %d)", (long)pid, d->sv.starts);
@@ -87,13 +98,51 @@ act(struct daemon *d, const struct sv_out *out, int64_t now)
 		take_slot(d, now);
 }
 
+/*
+ * Forward health follows the session (DESIGN.md §Forward health): checked
+ * when it comes up, forgotten when it goes.
+ */
+static void
+forwards_follow(struct daemon *d, enum sv_state was, int64_t now)
+{
+	if (was != SV_UP && d->sv.state == SV_UP)
+		fwdcheck_up(&d->fwd, now);
+	else if (was == SV_UP && d->sv.state != SV_UP) {
+		fwdcheck_down(&d->fwd);
+		d->fwd_text[0] = '\0';
+	}
+}
+
+/* A forward's health changed: one log line, then publish it. */
+static void
+forwards_changed(struct daemon *d, int64_t now)
+{
+	char text[sizeof(d->fwd_text)];
+
+	fwdcheck_text(&d->fwd, text, sizeof(text));
+	if (strcmp(text, d->fwd_text) == 0) {
+		/* Unknown to healthy says nothing new, but -f --wait waits. */
+		if (d->pub.wait_fd != -1)
+			publish_forwards(&d->pub, d, now);
+		return;
+	}
+	if (text[0] != '\0')
+		log_warn("%s", text);
+	else
+		log_info("forwards healthy again");
+	util_strlcpy(d->fwd_text, text, sizeof(d->fwd_text));
+	publish_forwards(&d->pub, d, now);
+}
+
 static void
 feed(struct daemon *d, const struct sv_event *ev, int64_t now)
 {
+	enum sv_state was = d->sv.state;
 	struct sv_out out;
 
 	sv_handle(&d->sv, ev, now, &out);
 	act(d, &out, now);
+	forwards_follow(d, was, now);
 	publish_change(&d->pub, d, &out, now);
 }
 
@@ -191,10 +240,11 @@ static void
 ssh_output(struct daemon *d, int64_t now)
 {
 	struct sv_event ev = { .type = EV_AUTHENTICATED };
-	unsigned ms;
+	unsigned ms, seen = child_read(&d->ssh);
 
-	ms = sshout_milestones(&d->ms, child_read(&d->ssh),
-	    d->sshcfg.remote_forwards);
+	ms = sshout_milestones(&d->ms, seen, d->sshcfg.remote_forwards);
+	if ((seen & CHILD_FWD) && d->sv.state == SV_UP)
+		forwards_changed(d, now);
 	/* First: the slot goes before anything else this read brings. */
 	if (ms & MS_AUTHENTICATED)
 		feed(d, &ev, now);
@@ -305,6 +355,7 @@ loop_run(struct daemon *d)
 		    publish_deadline(&d->pub));
 		deadline = earliest(deadline, netwatch_deadline(&d->nw));
 		deadline = earliest(deadline, monitor_deadline(&d->mon));
+		deadline = earliest(deadline, fwdcheck_deadline(&d->fwd));
 
 		/* Fixed slots; fd -1 makes poll() skip a slot. */
 		pfd[P_SIG].fd = sig_fd();
@@ -339,6 +390,8 @@ loop_run(struct daemon *d)
 			network(d, now);
 		network_settled(d, now);
 		monitor_event(d, pfd + P_MON, nmon, now);
+		if (now >= fwdcheck_deadline(&d->fwd))
+			fwdcheck_run(&d->fwd, now);
 		if (now >= sv_deadline(&d->sv)) {
 			ev.type = EV_TIMEOUT;
 			feed(d, &ev, now);

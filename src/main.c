@@ -266,6 +266,24 @@ self_path(char *out, size_t len)
  * arguments.  Every addition goes after the user's own options, and ssh
  * takes the first value it sees, so a user's command-line setting wins.
  */
+/*
+ * Forward health reads ssh's DEBUG1 channel lines (DESIGN.md §Forward
+ * health); a quiet ssh prints none, so there is nothing to check then.
+ */
+static void
+setup_forwards(struct daemon *d, const struct config *cfg)
+{
+	int interval = cfg->check_forwards_s;
+
+	if (!d->ms.markers && interval != 0) {
+		if (interval > 0)
+			log_warn("--check-forwards: ssh is quiet (-q, -E or "
+			    "LogLevel); forward health is not known");
+		interval = 0;
+	}
+	fwdcheck_init(&d->fwd, &d->sshcfg, interval);
+}
+
 static void
 prepare_ssh(struct daemon *d, struct config *cfg)
 {
@@ -418,6 +436,7 @@ run(struct config *cfg)
 	if (util_random(&seed, sizeof(seed)) == -1)
 		fatal("unable to read random bytes: %s", strerror(errno));
 	prepare_ssh(d, cfg);
+	setup_forwards(d, cfg);
 	/* From here on a fatal error must not leave the pidfile behind. */
 	log_set_fatal_hook(emergency);
 	if (cfg->pidfile != NULL) {

@@ -35,6 +35,8 @@ fill(struct publisher *p, const struct daemon *d, int64_t now,
 	st->have_start = p->have_start;
 	st->start_time = p->start_time;
 	util_strlcpy(st->state, sv_state_name(d->sv.state), sizeof(st->state));
+	if (d->sv.state == SV_UP)
+		util_strlcpy(st->forwards, d->fwd_text, sizeof(st->forwards));
 	st->since_ms = d->sv.since_ms;
 	st->since_unix = (int64_t)time(NULL) - (now - d->sv.since_ms) / 1000;
 	st->written_ms = now;
@@ -118,8 +120,9 @@ status_text(const struct daemon *d, int64_t now, char *buf, size_t len)
 		    config_destination(d->cfg));
 		break;
 	case SV_UP:
-		snprintf(buf, len, "up (%s, start %d)", config_destination(
-		    d->cfg), d->sv.starts);
+		snprintf(buf, len, "up (%s, start %d)%s%s", config_destination(
+		    d->cfg), d->sv.starts, d->fwd_text[0] ? ", " : "",
+		    d->fwd_text);
 		break;
 	default:
 		snprintf(buf, len, "%s (%s, start %d)",
@@ -216,16 +219,39 @@ publish_change(struct publisher *p, const struct daemon *d,
 	}
 	if (out->actions & SV_READY) {
 		notify_send("READY=1");
+		/* --check-forwards: the parent waits for healthy forwards. */
+		if (d->cfg->check_forwards_s > 0 && !fwdcheck_healthy(&d->fwd))
+			goto forwards;
 		tell_parent(p, WAIT_UP, "up");
 		if (p->wait_fd != -1)
 			close(p->wait_fd);
 		p->wait_fd = -1;
 	}
+forwards:
 	if (d->sv.state == SV_STOPPING && d->sv.after == AFTER_EXIT &&
 	    !p->stopping_sent) {
 		notify_send("STOPPING=1");
 		p->stopping_sent = 1;
 	}
+}
+
+void
+publish_forwards(struct publisher *p, const struct daemon *d, int64_t now)
+{
+	char text[400], esc[1024], msg[1040];
+
+	write_state(p, d, now);
+	if (d->sv.state != SV_UP)
+		return;
+	if (p->wait_fd != -1 && fwdcheck_healthy(&d->fwd)) {
+		tell_parent(p, WAIT_UP, "up");
+		close(p->wait_fd);
+		p->wait_fd = -1;
+	}
+	status_text(d, now, text, sizeof(text));
+	log_escape(esc, sizeof(esc), text);
+	snprintf(msg, sizeof(msg), "STATUS=%s", esc);
+	notify_send(msg);
 }
 
 void

@@ -43,6 +43,13 @@ void	publish_init(struct publisher *p, const struct daemon *d,
 void	publish_change(struct publisher *p, const struct daemon *d,
 	    const struct sv_out *out, int64_t now);
 
+/*
+ * A forward's health changed (d->fwd_text): rewrite the state file and,
+ * while up, systemd's STATUS= (DESIGN.md §Forward health).
+ */
+void	publish_forwards(struct publisher *p, const struct daemon *d,
+	    int64_t now);
+
 /* Rewrite the state file now (SIGUSR2, a new connection). */
 void	publish_refresh(struct publisher *p, const struct daemon *d,
 	    int64_t now);

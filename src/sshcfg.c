@@ -96,8 +96,12 @@ take(struct sshcfg *c, const char *key, const char *v, char *errbuf,
 		c->has_proxyjump = strcasecmp(v, "none") != 0;
 	else if (strcmp(key, "exitonforwardfailure") == 0)
 		c->exit_on_forward_failure = yes(v);
-	else if (strcmp(key, "localforward") == 0)
+	else if (strcmp(key, "localforward") == 0) {
+		if (c->local_forwards < SSHCFG_FWD_MAX)
+			util_strlcpy(c->local_forward[c->local_forwards], v,
+			    sizeof(c->local_forward[0]));
 		c->local_forwards++;
+	}
 	else if (strcmp(key, "remoteforward") == 0)
 		c->remote_forwards++;
 	else if (strcmp(key, "dynamicforward") == 0)

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#define SSHCFG_FWD_MAX	8	/* LocalForward values kept (fwdcheck.h) */
+
 struct sshcfg {
 	char	hostname[256];
 	int	port;
@@ -21,6 +23,8 @@ struct sshcfg {
 	int	has_proxyjump;
 	int	exit_on_forward_failure;
 	int	local_forwards;
+	/* The first SSHCFG_FWD_MAX LocalForward values, as printed. */
+	char	local_forward[SSHCFG_FWD_MAX][160];
 	int	remote_forwards;
 	int	dynamic_forwards;
 	int	session_none;		/* SessionType none */

@@ -5,6 +5,7 @@
  * "Received disconnect ...: Too many authentication failures" counts as
  * an authentication failure and not as a dropped connection.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -89,6 +90,15 @@ static const struct {
 	    MARK_RFWD_FAILED },
 	{ "Could not request local forwarding.", MARK_LFWD_FAILED },
 };
+
+/*
+ * A forward's channel (DESIGN.md §Forward health), OpenSSH 8.x and 9.x:
+ * the failure is an error-level line, without a "debug1: " prefix; the
+ * free line names the forward by its listen port, whatever the outcome.
+ */
+static const char chan_failed[] = "channel %d: open failed: %s";
+static const char chan_freed[] = "debug1: channel %d: free: direct-tcpip: "
+    "listening port %d for %s port %d, connect from %s";
 
 /* Does the whole of line match pattern (see the table above)? */
 static int
@@ -176,6 +186,28 @@ sshout_mark(const char *line)
 		if (whole_line(line, marks[i].pattern))
 			return marks[i].mark;
 	return MARK_NONE;
+}
+
+enum ssh_chan
+sshout_channel(const char *line, int *chan, int *port, char *why,
+    size_t whylen)
+{
+	int n = 0;
+
+	if (whole_line(line, chan_failed)) {
+		if (sscanf(line, "channel %d: open failed: %n", chan, &n) != 1
+		    || n == 0)
+			return CHAN_NONE;
+		snprintf(why, whylen, "%s", line + n);
+		return CHAN_OPEN_FAILED;
+	}
+	if (whole_line(line, chan_freed)) {
+		if (sscanf(line, "debug1: channel %d: free: direct-tcpip: "
+		    "listening port %d ", chan, port) != 2)
+			return CHAN_NONE;
+		return CHAN_FREED;
+	}
+	return CHAN_NONE;
 }
 
 const char *

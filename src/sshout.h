@@ -6,6 +6,8 @@
 #ifndef AUTOSSH_SSHOUT_H
 #define AUTOSSH_SSHOUT_H
 
+#include <stddef.h>
+
 #include "supervise.h"
 
 /* Milestones of a session, as ssh reports them at LogLevel DEBUG1. */
@@ -53,6 +55,20 @@ void	sshout_milestones_reset(struct milestones *m);
  */
 unsigned sshout_milestones(struct milestones *m, unsigned seen,
 	    int remote_forwards);
+
+/* A forward's channel, as ssh reports it at DEBUG1 (sshout_channel()). */
+enum ssh_chan {
+	CHAN_NONE,
+	CHAN_OPEN_FAILED,	/* the server could not open it: why */
+	CHAN_FREED,		/* it closed; port: the forward's port */
+};
+
+/*
+ * Does the line report a forward's channel?  Sets *chan, and *port for
+ * CHAN_FREED or why (ssh's reason) for CHAN_OPEN_FAILED.  Pure.
+ */
+enum ssh_chan sshout_channel(const char *line, int *chan, int *port,
+	    char *why, size_t whylen);
 
 /*
  * The line without ssh's "debug1: " style prefix, for logging; points

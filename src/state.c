@@ -239,6 +239,14 @@ state_format(const struct state *st, char *buf, size_t len)
 			return -1;
 		n += m;
 	}
+	if (st->forwards[0] != '\0') {
+		int m = snprintf(buf + n, len - (size_t)n, "forwards %s\n",
+		    st->forwards);
+
+		if (m < 0 || (size_t)m >= len - (size_t)n)
+			return -1;
+		n += m;
+	}
 	return n;
 }
 
@@ -333,6 +341,7 @@ take(struct state *st, const char *k, const char *v)
 	STR("local", local);
 	STR("remote", remote);
 	STR("preferred", preferred);
+	STR("forwards", forwards);
 #undef STR
 	if (strcmp(k, "pid") == 0) {
 		long long x;

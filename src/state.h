@@ -45,6 +45,8 @@ struct state {
 	int	 evictions;		/* stale sessions cleared */
 	char	 preferred[64];		/* the server address that worked
 					   last, tried first; "" none */
+	char	 forwards[192];		/* "": healthy or unknown; else
+					   fwdcheck_text() */
 };
 
 /*

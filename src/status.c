@@ -126,6 +126,8 @@ print_json(const struct state *st, int alive, int64_t now, int first)
 		printf(", \"preferred\": ");
 		json_string(st->preferred);
 	}
+	printf(", \"forwards\": ");
+	json_string(st->forwards);
 	printf(", \"liveness\": ");
 	json_string(st->liveness);
 	printf(", \"detect_s\": %d, \"keepalive_bytes_per_day\": %ld, "
@@ -158,6 +160,7 @@ print_human(const struct state *st, int alive, int64_t now)
 	char e_local[sizeof(st->local) * 4], e_remote[sizeof(st->remote) * 4];
 	char e_liveness[sizeof(st->liveness) * 4];
 	char e_preferred[sizeof(st->preferred) * 4];
+	char e_forwards[sizeof(st->forwards) * 4];
 	time_t t = (time_t)st->since_unix;
 	struct tm tm;
 
@@ -174,7 +177,8 @@ print_human(const struct state *st, int alive, int64_t now)
 		    "instance)\n", ESC(name), st->pid);
 		return;
 	}
-	printf("%s: %s for %s (since %s), pid %ld\n", ESC(name), ESC(state),
+	printf("%s: %s%s%s for %s (since %s), pid %ld\n", ESC(name),
+	    ESC(state), st->forwards[0] ? ", " : "", ESC(forwards),
 	    fmt_duration(now - st->since_ms, d, sizeof(d)), when, st->pid);
 	if (st->retry_ms > 0 && st->retry_ms > now)
 		printf("  next try in %s\n", fmt_duration(st->retry_ms - now, d,

@@ -352,6 +352,35 @@ test_real_options(void **state)
 	assert_string_equal(c.bind_interface, "");
 }
 
+/* The LocalForward values are kept as printed, up to SSHCFG_FWD_MAX. */
+static void
+test_local_forward_values(void **state)
+{
+	char text[2048];
+	struct sshcfg c;
+	size_t n = 0;
+	int i;
+
+	(void)state;
+	parse_ok(g_options, &c);
+	assert_string_equal(c.local_forward[0], "1 [a]:2");
+	parse_ok("hostname h\nlocalforward 22883 [localhost]:1883\n"
+	    "localforward [127.0.0.2]:1000 [::1]:22\n"
+	    "localforward /tmp/s [h]:3\n", &c);
+	assert_int_equal(c.local_forwards, 3);
+	assert_string_equal(c.local_forward[0], "22883 [localhost]:1883");
+	assert_string_equal(c.local_forward[1], "[127.0.0.2]:1000 [::1]:22");
+	assert_string_equal(c.local_forward[2], "/tmp/s [h]:3");
+	/* More than SSHCFG_FWD_MAX: counted, the first ones kept. */
+	n += (size_t)snprintf(text, sizeof(text), "hostname h\n");
+	for (i = 0; i < SSHCFG_FWD_MAX + 2; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+		    "localforward %d [h]:1\n", 1000 + i);
+	parse_ok(text, &c);
+	assert_int_equal(c.local_forwards, SSHCFG_FWD_MAX + 2);
+	assert_string_equal(c.local_forward[SSHCFG_FWD_MAX - 1], "1007 [h]:1");
+}
+
 static void
 test_real_proxy(void **state)
 {
@@ -978,6 +1007,7 @@ main(void)
 	add_test("real ssh -G: defaults", test_real_default, NULL);
 	add_test("real ssh -G: options and forwards", test_real_options,
 	    NULL);
+	add_test("LocalForward values", test_local_forward_values, NULL);
 	add_test("real ssh -G: ProxyCommand, BatchMode, -D",
 	    test_real_proxy, NULL);
 	add_test("missing keys keep ssh's defaults",

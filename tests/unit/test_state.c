@@ -92,6 +92,8 @@ full_state(struct state *st)
 	st->bytes_received = 987654321098ULL;
 	st->evictions = 2;
 	snprintf(st->preferred, sizeof(st->preferred), "[fd00::1]:22");
+	snprintf(st->forwards, sizeof(st->forwards), "forward 22883\u2192"
+	    "localhost:1883: target refused on the server");
 }
 
 static void
@@ -125,6 +127,7 @@ assert_state_equal(const struct state *a, const struct state *b)
 	assert_true(a->bytes_received == b->bytes_received);
 	assert_int_equal(a->evictions, b->evictions);
 	assert_string_equal(a->preferred, b->preferred);
+	assert_string_equal(a->forwards, b->forwards);
 }
 
 /* ---- format and parse ---- */
@@ -229,6 +232,7 @@ test_roundtrip_longest(void **state)
 	memset(a.local, 'o', sizeof(a.local) - 1);
 	memset(a.remote, 'e', sizeof(a.remote) - 1);
 	memset(a.preferred, 'p', sizeof(a.preferred) - 1);
+	memset(a.forwards, 'f', sizeof(a.forwards) - 1);
 	n = state_format(&a, buf, sizeof(buf));
 	assert_true(n > 0);
 	assert_int_equal(state_parse(buf, (size_t)n, &b), 0);
