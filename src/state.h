@@ -45,6 +45,9 @@ struct state {
 	int	 evictions;		/* stale sessions cleared */
 	char	 preferred[64];		/* the server address that worked
 					   last, tried first; "" none */
+	/* With fallbacks only (DESIGN.md §Fallbacks); "" otherwise. */
+	char	 destination_in_use[256];
+	char	 destination_reason[320];
 };
 
 /*
