@@ -105,7 +105,9 @@ conn_set_params(struct conn *c, const struct sshcfg *cfg,
 		return -1;
 	}
 	c->params_len = (size_t)n;
+	/* The old port and address belonged to another server, if any. */
 	c->reuse_port = 0;
+	memset(&c->remote, 0, sizeof(c->remote));
 	return 0;
 }
 
