@@ -17,6 +17,8 @@ from .scenarios import REVERSE_STARTS_WINDOW_S
 ROWS = [
     ("start", "start → MQTT answers, s", "up", "s", "start"),
     ("eyeballs", "start → answers, first address blackholed, s", "up", "s", "start"),
+    ("failover", "primary dies silently → answers via the fallback, s", "failover",
+     "s", "back"),
     ("blackhole-short", "noticed (ssh replaced), s", "noticed", "s", "notice"),
     ("blackhole-short", "lift → answers, s", "back", "s", "back"),
     ("blackhole-seed", "noticed (ssh replaced), s", "noticed", "s", "notice"),
