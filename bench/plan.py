@@ -11,7 +11,7 @@ from .scenarios import (LINK_DOWN_S, MON_POLL, MON_PORT, QUICK_ALIVE,
                         SSHD_OUTAGE_S, START_BOUND_S, sc_blackhole, sc_hung,
                         sc_idle, sc_link, sc_reverse, sc_sshd_down,
                         sc_sshd_restart, sc_start, sc_storm)
-from .scenarios import sc_eyeballs
+from .scenarios import sc_eyeballs, sc_failover
 
 
 class Limits:
@@ -64,6 +64,8 @@ SCENARIOS = [
              start_s=(START_BOUND_S, START_BOUND_S)),
     Scenario("eyeballs", "start, first address blackholed (Happy Eyeballs)",
              sc_eyeballs, repeat=3, stage=1, start_s=(30, 60)),
+    Scenario("failover", "primary blackholed, --fallback (1.4g: none)",
+             sc_failover, repeat=3, stage=1, back_s=(60, 60)),
     Scenario("blackhole-short", "blackhole, -M 0, ServerAlive 2/3 (short)",
              lambda j: sc_blackhole(j, QUICK_ALIVE), repeat=3, stage=1,
              notice_s=(60, 60)),

@@ -25,6 +25,8 @@ OPTIONAL_FIGS = ("hs_rate", "hs_floor", "hs_near")
 ROWS = [
     ("start", "start → MQTT answers, s", "up", "s", "start"),
     ("eyeballs", "start → answers, first address blackholed, s", "up", "s", "start"),
+    ("failover", "primary dies silently → answers via the fallback, s", "failover",
+     "s", "back"),
     ("blackhole-short", "noticed (ssh replaced), s", "noticed", "s", "notice"),
     ("blackhole-short", "lift → answers, s", "back", "s", "back"),
     ("blackhole-seed", "noticed (ssh replaced), s", "noticed", "s", "notice"),

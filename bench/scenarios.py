@@ -675,3 +675,56 @@ def sc_eyeballs(job):
                      f"(bound {bound} s); ssh alone tries {dead} until "
                      f"ConnectTimeout, then the next")
     return figs
+
+
+# --- Fallback destinations: the primary dies silently -----------------------
+
+FAILOVER_TIMEOUT_S = 3    # ConnectTimeout for both: a dead primary's SYNs
+
+
+def sc_failover(job):
+    """The primary's address is blackholed with the tunnel up; time until
+    MQTT answers again (DESIGN.md §Fallbacks).  Ours has --fallback=Backup,
+    a Host on a second server address; 1.4g has no fallback and keeps
+    restarting ssh to the dead primary, so it answers only when the
+    primary is back (here: never within the bound)."""
+    from .runner import OURS
+    figs = {"failover": []}
+    bound = job.limits.back
+    extra = [*QUICK_ALIVE, f"ConnectTimeout {FAILOVER_TIMEOUT_S}"]
+    lab = job.new_lab()
+    with lab:
+        maker = labmod.SocketMaker(lab.client_ns)
+        backup = f"{labmod.NET_PREFIX}.{lab.index}.3"
+        for rep in range(job.repeat):
+            if rep:
+                lab.reset()
+            lab.add_server_address(backup)
+            lab.sshd.write_config(
+                extra=[f"ListenAddress {backup}:{labmod.SSHD_PORT}"])
+            lab.sshd.restart()
+            lab.set_hosts({"backup-srv": [backup]})
+            lab.write_ssh_config(
+                extra=extra, servers={"Backup": "backup-srv"},
+                hosts={"Backup": [f"LocalForward {labmod.TUNNEL_PORT} "
+                                  f"localhost:{labmod.MQTT_PORT}", *extra]})
+            args = ["-M", "0", "-f", "-N", "Broker"]
+            if job.program == OURS:
+                args = ["-M", "0", "-f", "--fallback=Backup", "-N", "Broker"]
+            sup = job.start(lab, args, env={"AUTOSSH_BACKOFF_MAX": "2"})
+            up_or_raise(job, lab, maker, sup)
+            time.sleep(SETTLE_S)
+            t0 = now()
+            lab.blackhole_address(lab.server_addr)
+            figs["failover"].append(wait_answer(lab, maker, t0, bound))
+            lab.blackhole_address()
+            sup.stop()
+    job.config = [f"Host Broker: seed + {'; '.join(extra)}",
+                  f"Host Backup: HostName backup-srv ({backup}, same sshd), "
+                  f"LocalForward {labmod.TUNNEL_PORT}, + {'; '.join(extra)}"]
+    job.procedure = (f"tunnel up; the primary's address {lab.server_addr} "
+                     f"blackholed (silent); time until MQTT answers again "
+                     f"(bound {bound} s). Ours: --fallback=Backup, "
+                     f"AUTOSSH_BACKOFF_MAX=2. 1.4g has no fallback: it "
+                     f"restarts ssh to the dead primary until it returns")
+    return figs

@@ -193,7 +193,7 @@ class Lab(Faults, Probes):
             os.unlink(self.hosts_path)
         self._write_known_hosts()
 
-    def write_ssh_config(self, extra=(), hosts=None, server=None):
+    def write_ssh_config(self, extra=(), hosts=None, server=None, servers=None):
         """Write the client's ~/.ssh/config.
 
         Host Broker has the seed's shape plus the lines in extra (e.g.
@@ -201,6 +201,8 @@ class Lab(Faults, Probes):
         aliases to their extra lines; each gets the same HostName, Port, User and
         IdentityFile but no LocalForward (e.g. {"Reverse": ["RemoteForward 2222
         localhost:22"]}). server overrides HostName (e.g. lab.server_addr6).
+        servers maps an alias of hosts to a HostName of its own (e.g.
+        {"Backup": "backup-srv"}, a fallback destination on another address).
         A final Host * pins the lab's known_hosts with strict checking.
         """
         server = server or self.server_addr
@@ -212,7 +214,9 @@ class Lab(Faults, Probes):
                  f"  Port            {SSHD_PORT}",
                  *(f"  {x}" for x in extra), ""]
         for alias, more in (hosts or {}).items():
-            lines += [f"Host {alias}", *common, f"  Port            {SSHD_PORT}",
+            own = (servers or {}).get(alias, server)
+            lines += [f"Host {alias}", f"  HostName        {own}", *common[1:],
+                      f"  Port            {SSHD_PORT}",
                       *(f"  {x}" for x in more), ""]
         lines += ["Host *",
                   f"  UserKnownHostsFile {self.known_hosts}",

@@ -27,6 +27,7 @@ static const char ssh_valued[] = "BbcDEeFIiJLlmOoPpQRSWw";
 #define CL_NAME		0x08
 #define CL_MONITOR	0x10
 #define CL_CHECKFWD	0x20
+#define CL_FALLBACK	0x40
 
 struct parse {
 	struct config	*cfg;
@@ -43,6 +44,7 @@ static const char usage_text[] =
 "usage: autossh [-V] [-M port[:echo_port]] [-f] [--deadline=seconds]\n"
 "               [--backoff-max=seconds] [--wait[=seconds]] [--name=name]\n"
 "               [--check-forwards=seconds]\n"
+"               [--fallback=destination ...]\n"
 "               [SSH_OPTIONS] [user@]host [command [argument ...]]\n"
 "       autossh --status [name | pidfile] [--json]\n"
 "       autossh --help\n"
@@ -62,6 +64,8 @@ static const char usage_text[] =
 "  --name=NAME          name for --status (default: the destination)\n"
 "  --check-forwards=SECONDS  check each LocalForward's target this often\n"
 "                       (default: when up and when a connection fails; 0 off)\n"
+"  --fallback=HOST      another Host of ssh_config to use when the\n"
+"                       destination fails twice in a row (repeatable)\n"
 "  --status [NAME|PIDFILE]  show the state of running autossh instances\n"
 "  --json               with --status: print JSON\n"
 "  --help               print this help and exit\n"
@@ -85,6 +89,7 @@ static const char usage_text[] =
 "  AUTOSSH_WAIT         same as --wait=SECONDS\n"
 "  AUTOSSH_NAME         same as --name\n"
 "  AUTOSSH_CHECK_FORWARDS  same as --check-forwards\n"
+"  AUTOSSH_FALLBACK     same as --fallback, comma-separated; --fallback wins\n"
 "\n"
 "See autossh(1) for the details.\n";
 
@@ -164,11 +169,30 @@ config_free(struct config *cfg)
 {
 	int i;
 
+	/* The vector owns the primary's string, dest_argv the others. */
+	if (cfg->ssh_argv != NULL && cfg->dest_index > 0 &&
+	    cfg->dest_argv[0] != NULL)
+		cfg->ssh_argv[cfg->dest_index] = cfg->dest_argv[0];
+	for (i = 0; i <= MAX_FALLBACKS; i++) {
+		if (i > 0)
+			free(cfg->dest_argv[i]);
+		cfg->dest_argv[i] = NULL;
+	}
+	free(cfg->fallback_env);
+	cfg->fallback_env = NULL;
 	for (i = 0; i < cfg->ssh_argc; i++)
 		free(cfg->ssh_argv[i]);
 	free(cfg->ssh_argv);
 	cfg->ssh_argv = NULL;
 	cfg->ssh_argc = cfg->ssh_cap = 0;
+}
+
+void
+config_use_destination(const struct config *cfg, int i)
+{
+	if (i < 0 || i > cfg->nfallback || cfg->dest_index == 0)
+		return;
+	cfg->ssh_argv[cfg->dest_index] = cfg->dest_argv[i];
 }
 
 const char *
@@ -246,6 +270,27 @@ set_name(struct parse *ps, const char *what, const char *v)
 }
 
 /*
+ * One fallback destination (DESIGN.md §Fallbacks).  Only its form is
+ * checked here; whether ssh_config knows it is decided with ssh -G.
+ */
+static int
+add_fallback(struct parse *ps, const char *what, const char *v)
+{
+	struct config *cfg = ps->cfg;
+
+	if (*v == '\0')
+		return fail(ps, "%s: empty value (expected a Host of "
+		    "ssh_config)", what);
+	if (*v == '-')
+		return fail(ps, "%s: '%s' is not a destination", what, v);
+	if (cfg->nfallback >= MAX_FALLBACKS)
+		return fail(ps, "%s: more than %d fallbacks", what,
+		    MAX_FALLBACKS);
+	cfg->fallback[cfg->nfallback++] = v;
+	return 0;
+}
+
+/*
  * A long option at argv[*i].  Values come after '=' or, for options
  * that require one, in the next argument.
  */
@@ -289,6 +334,7 @@ long_option(struct parse *ps, int argc, char **argv, int *i)
 	takes = strcmp(name, "deadline") == 0 ||
 	    strcmp(name, "backoff-max") == 0 || strcmp(name, "name") == 0 ||
 	    strcmp(name, "check-forwards") == 0 ||
+	    strcmp(name, "fallback") == 0 ||
 	    strcmp(name, "fdpass-helper") == 0;
 	if (!takes)
 		return fail(ps, "unknown option '--%s'", name);
@@ -320,6 +366,10 @@ long_option(struct parse *ps, int argc, char **argv, int *i)
 	if (strcmp(name, "name") == 0) {
 		ps->cl |= CL_NAME;
 		return set_name(ps, "--name", val);
+	}
+	if (strcmp(name, "fallback") == 0) {
+		ps->cl |= CL_FALLBACK;
+		return add_fallback(ps, "--fallback", val);
 	}
 	cfg->mode = MODE_FDPASS;
 	cfg->fdpass_socket = val;
@@ -487,6 +537,27 @@ env_path(struct parse *ps, char **envp, const char *name, const char **out)
 	return 0;
 }
 
+/* AUTOSSH_FALLBACK: comma-separated; --fallback wins outright. */
+static int
+env_fallback(struct parse *ps, char **envp)
+{
+	const char *v = env_get(envp, "AUTOSSH_FALLBACK");
+	char *p, *comma;
+
+	if (v == NULL || (ps->cl & CL_FALLBACK))
+		return 0;
+	if ((ps->cfg->fallback_env = strdup(v)) == NULL)
+		return fail(ps, "out of memory");
+	for (p = ps->cfg->fallback_env;; p = comma + 1) {
+		if ((comma = strchr(p, ',')) != NULL)
+			*comma = '\0';
+		if (add_fallback(ps, "AUTOSSH_FALLBACK", p) == -1)
+			return -1;
+		if (comma == NULL)
+			return 0;
+	}
+}
+
 static int
 parse_env(struct parse *ps, char **envp)
 {
@@ -578,7 +649,7 @@ parse_env(struct parse *ps, char **envp)
 		if (ps->cl & CL_NAME)
 			util_strlcpy(cfg->name, keep, sizeof(cfg->name));
 	}
-	return 0;
+	return env_fallback(ps, envp);
 }
 
 /* Add the monitor's forwards where -M stood, or in front for the env. */
@@ -690,5 +761,9 @@ config_parse(struct config *cfg, int argc, char **argv, char **envp,
 		return fail(&ps, "--wait (AUTOSSH_WAIT) works with -f only");
 	if (cfg->background)
 		cfg->gate_s = 0;
+	cfg->dest_argv[0] = cfg->ssh_argv[cfg->dest_index];
+	for (i = 0; i < cfg->nfallback; i++)
+		if ((cfg->dest_argv[i + 1] = strdup(cfg->fallback[i])) == NULL)
+			return fail(&ps, "out of memory");
 	return inject_monitor(&ps);
 }

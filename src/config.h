@@ -26,6 +26,7 @@ enum run_mode {
 #define MIN_DEADLINE_S		5
 #define MAX_MESSAGE		64
 #define MAX_NAME		64
+#define MAX_FALLBACKS		8
 
 struct config {
 	enum run_mode	  mode;
@@ -62,6 +63,12 @@ struct config {
 	int		  wait_s;	/* 0: no --wait */
 	int		  check_forwards_s; /* -1: when up and on failure; 0: off */
 	char		  name[MAX_NAME + 1];	/* empty: derive */
+	/* --fallback / AUTOSSH_FALLBACK (DESIGN.md §Fallbacks). */
+	const char	 *fallback[MAX_FALLBACKS];
+	int		  nfallback;
+	char		 *fallback_env;	/* AUTOSSH_FALLBACK, split in place */
+	/* The destinations' ssh arguments: [0] the primary's, then copies. */
+	char		 *dest_argv[MAX_FALLBACKS + 1];
 
 	/* --status */
 	const char	 *status_target;
@@ -89,6 +96,13 @@ void	config_free(struct config *cfg);
  * errno set (ENOMEM, or EINVAL for a bad position).
  */
 int	config_ssh_insert(struct config *cfg, int pos, const char *arg);
+
+/*
+ * Make destination i (0: the primary, then the fallbacks in order) the
+ * one in the ssh vector, for the next start of ssh.  Changes only what
+ * ssh_argv points to; does not allocate.  i out of range is ignored.
+ */
+void	config_use_destination(const struct config *cfg, int i);
 
 /* The text of --help: the synopsis, every option and every variable. */
 const char *config_usage(void);

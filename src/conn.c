@@ -80,19 +80,12 @@ conn_init(struct conn *c)
 }
 
 int
-conn_open(struct conn *c, const struct sshcfg *cfg, const struct liveness *l)
+conn_set_params(struct conn *c, const struct sshcfg *cfg,
+    const struct liveness *l)
 {
-	struct sockaddr_un sun;
-	unsigned char rnd[8];
 	long long timeout_ms;
 	int n;
 
-	conn_init(c);
-	if (util_random(rnd, sizeof(rnd)) == -1)
-		return -1;
-	snprintf(c->name, sizeof(c->name), "autossh.%ld.%02x%02x%02x%02x"
-	    "%02x%02x%02x%02x", (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3],
-	    rnd[4], rnd[5], rnd[6], rnd[7]);
 	/* Beyond what the helper accepts (12 days), it is "no limit". */
 	timeout_ms = (long long)cfg->connect_timeout_s * 1000;
 	if (timeout_ms > CONN_MAX_TIMEOUT_MS)
@@ -112,6 +105,26 @@ conn_open(struct conn *c, const struct sshcfg *cfg, const struct liveness *l)
 		return -1;
 	}
 	c->params_len = (size_t)n;
+	/* The old port and address belonged to another server, if any. */
+	c->reuse_port = 0;
+	memset(&c->remote, 0, sizeof(c->remote));
+	return 0;
+}
+
+int
+conn_open(struct conn *c, const struct sshcfg *cfg, const struct liveness *l)
+{
+	struct sockaddr_un sun;
+	unsigned char rnd[8];
+
+	conn_init(c);
+	if (util_random(rnd, sizeof(rnd)) == -1)
+		return -1;
+	snprintf(c->name, sizeof(c->name), "autossh.%ld.%02x%02x%02x%02x"
+	    "%02x%02x%02x%02x", (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3],
+	    rnd[4], rnd[5], rnd[6], rnd[7]);
+	if (conn_set_params(c, cfg, l) == -1)
+		return -1;
 	c->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC |
 	    SOCK_NONBLOCK, 0);
 	if (c->listen_fd == -1)

@@ -87,6 +87,16 @@ int	conn_proxy_command(const struct conn *c, const char *self, char *out,
 void	conn_accept(struct conn *c, pid_t ssh_pid, int64_t lost_ms,
 	    int64_t now);
 
+/*
+ * Tell helpers started from now on to dial cfg's HostName and Port with
+ * l's socket options (a change of destination, DESIGN.md §Fallbacks).
+ * The next connection neither reuses the previous local port nor
+ * prefers the previous server address: both belonged to another server.  Returns 0, or -1 with errno ENAMETOOLONG
+ * when the parameters do not fit.  Never blocks.
+ */
+int	conn_set_params(struct conn *c, const struct sshcfg *cfg,
+	    const struct liveness *l);
+
 /* Read from the helper: CONN_TRANSPORT, CONN_FAILED or CONN_NOTHING. */
 int	conn_read(struct conn *c);
 

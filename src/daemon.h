@@ -17,6 +17,7 @@
 #include "liveness.h"
 #include "monitor.h"
 #include "netwatch.h"
+#include "probe.h"
 #include "publish.h"
 #include "sshcfg.h"
 #include "sshout.h"
@@ -31,6 +32,10 @@ struct daemon {
 	int		 pidfile_fd;
 	struct sshcfg	 sshcfg;	/* ssh -G, read once at start */
 	struct liveness	 live;		/* liveness.c: the plan */
+	/* Each destination's ssh -G (DESIGN.md §Fallbacks); [0] = sshcfg. */
+	struct sshcfg	 dest_cfg[MAX_FALLBACKS + 1];
+	struct probe	 probe;		/* probe.c: the primary, while on a
+					   fallback */
 
 	struct sv	 sv;		/* supervise.c: state, outage */
 	struct child	 ssh;		/* child.c: the running ssh */

@@ -53,6 +53,45 @@ spawn_ssh(struct daemon *d, int64_t now)
 	log_debug("started ssh (pid %ld, start %d)", (long)pid, d->sv.starts);
 }
 
+/*
+ * SV_SWITCH: the next ssh goes to destination sv.dest, with its own
+ * argument and, for the helper, its own HostName and Port (DESIGN.md
+ * §Fallbacks).
+ */
+static void
+switch_destination(struct daemon *d)
+{
+	int i = d->sv.dest;
+
+	config_use_destination(d->cfg, i);
+	if (d->live.mode == LIVE_SOCKET &&
+	    conn_set_params(&d->conn, &d->dest_cfg[i], &d->live) == -1)
+		log_warn("unable to aim the connection at %s: %s",
+		    d->dest_cfg[i].hostname, strerror(errno));
+	if (i == 0)
+		probe_close(&d->probe);
+	log_info("destination: %s (%s port %d)", config_destination(d->cfg),
+	    d->dest_cfg[i].hostname, d->dest_cfg[i].port);
+}
+
+/* SV_PROBE, and the answer once the probe has ended. */
+static void
+probe_answer(struct daemon *d, int r, int64_t now)
+{
+	struct sv_event ev = { .type = EV_PROBE_OK };
+
+	if (r == 0)
+		return;
+	if (r < 0) {
+		ev.type = EV_PROBE_FAIL;
+		ev.reason = d->probe.why;
+		log_debug("primary probe: %s", d->probe.why);
+	} else
+		log_debug("primary probe: %s port %d answered",
+		    d->probe.host, d->probe.port);
+	feed(d, &ev, now);
+}
+
 /* Answer SV_TAKE_SLOT. */
 static void
 take_slot(struct daemon *d, int64_t now)
@@ -92,10 +131,14 @@ act(struct daemon *d, const struct sv_out *out, int64_t now)
 		monitor_stop(&d->mon);
 	if (out->actions & SV_RELEASE_SLOT)
 		hsslot_release(&d->hs);
+	if (out->actions & SV_SWITCH)
+		switch_destination(d);
 	if (out->actions & SV_SPAWN)
 		spawn_ssh(d, now);
 	if (out->actions & SV_TAKE_SLOT)
 		take_slot(d, now);
+	if (out->actions & SV_PROBE)
+		probe_answer(d, probe_start(&d->probe, now), now);
 }
 
 /*
@@ -341,7 +384,7 @@ int
 loop_run(struct daemon *d)
 {
 	enum { P_SIG, P_SSH, P_NET, P_CONN, P_MON = P_CONN + CONN_MAX_FDS };
-	struct pollfd pfd[P_MON + MON_MAX_FDS];
+	struct pollfd pfd[P_MON + MON_MAX_FDS + 1];
 	struct sv_event ev = { .type = EV_START };
 	int64_t now = now_ms();
 
@@ -356,6 +399,7 @@ loop_run(struct daemon *d)
 		deadline = earliest(deadline, netwatch_deadline(&d->nw));
 		deadline = earliest(deadline, monitor_deadline(&d->mon));
 		deadline = earliest(deadline, fwdcheck_deadline(&d->fwd));
+		deadline = earliest(deadline, probe_deadline(&d->probe));
 
 		/* Fixed slots; fd -1 makes poll() skip a slot. */
 		pfd[P_SIG].fd = sig_fd();
@@ -368,8 +412,12 @@ loop_run(struct daemon *d)
 		conn_pollfds(&d->conn, pfd + P_CONN, CONN_MAX_FDS);
 		/* The monitor's descriptors follow the fixed slots. */
 		nmon = monitor_pollfds(&d->mon, pfd + P_MON, MON_MAX_FDS);
-		r = poll(pfd, (nfds_t)(P_MON + nmon), poll_timeout(deadline,
-		    now));
+		/* The primary's probe, last (DESIGN.md §Fallbacks). */
+		pfd[P_MON + nmon].fd = probe_fd(&d->probe);
+		pfd[P_MON + nmon].events = POLLOUT;
+		pfd[P_MON + nmon].revents = 0;
+		r = poll(pfd, (nfds_t)(P_MON + nmon + 1),
+		    poll_timeout(deadline, now));
 		now = now_ms();
 		if (r == -1 && errno != EINTR) {
 			log_warn("unable to poll: %s", strerror(errno));
@@ -392,6 +440,10 @@ loop_run(struct daemon *d)
 		monitor_event(d, pfd + P_MON, nmon, now);
 		if (now >= fwdcheck_deadline(&d->fwd))
 			fwdcheck_run(&d->fwd, now);
+		if (probe_fd(&d->probe) != -1 &&
+		    probe_fd(&d->probe) == pfd[P_MON + nmon].fd)
+			probe_answer(d, probe_check(&d->probe, r > 0 ?
+			    pfd[P_MON + nmon].revents : 0, now), now);
 		if (now >= sv_deadline(&d->sv)) {
 			ev.type = EV_TIMEOUT;
 			feed(d, &ev, now);

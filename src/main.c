@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -25,6 +26,7 @@
 #include "netwatch.h"
 #include "notify.h"
 #include "pidfile.h"
+#include "probe.h"
 #include "publish.h"
 #include "sig.h"
 #include "sshcfg.h"
@@ -261,6 +263,57 @@ self_path(char *out, size_t len)
 		out[n - dl] = '\0';
 }
 
+/* The same server: HostName, Port and User all equal. */
+static int
+same_server(const struct sshcfg *a, const struct sshcfg *b)
+{
+	return strcasecmp(a->hostname, b->hostname) == 0 &&
+	    a->port == b->port && strcmp(a->user, b->user) == 0;
+}
+
+/*
+ * Each fallback's own ssh -G, with the user's ssh options, and the rules
+ * of DESIGN.md §Fallbacks: a fallback is a Host block that sets a
+ * HostName (ssh -G echoes an unknown name as its own host name), and no
+ * two destinations may be the same server.  Runs before anything else
+ * has started, so a bad one is a start-up error.
+ */
+static void
+load_fallbacks(struct daemon *d, struct config *cfg)
+{
+	char err[512];
+	const char *name, *at;
+	int i, j;
+
+	d->dest_cfg[0] = d->sshcfg;
+	for (i = 1; i <= cfg->nfallback; i++) {
+		name = cfg->fallback[i - 1];
+		config_use_destination(cfg, i);
+		if (sshcfg_load(d->ssh_path, cfg->ssh_argv,
+		    cfg->dest_index + 1, &d->dest_cfg[i], err,
+		    sizeof(err)) == -1) {
+			config_use_destination(cfg, 0);
+			fatal("--fallback '%s': %s", name, err);
+		}
+		config_use_destination(cfg, 0);
+		at = strrchr(name, '@');
+		if (strcasecmp(d->dest_cfg[i].hostname, at ? at + 1 : name)
+		    == 0)
+			fatal("--fallback '%s': unknown Host: no Host block of "
+			    "ssh_config gives it a HostName", name);
+		for (j = 0; j < i; j++) {
+			if (!same_server(&d->dest_cfg[i], &d->dest_cfg[j]))
+				continue;
+			fatal("--fallback '%s': %s@%s port %d is the same server "
+			    "as %s%s%s", name, d->dest_cfg[i].user,
+			    d->dest_cfg[i].hostname, d->dest_cfg[i].port,
+			    j == 0 ? "the primary destination" : "--fallback '",
+			    j == 0 ? "" : cfg->fallback[j - 1],
+			    j == 0 ? "" : "'");
+		}
+	}
+}
+
 /*
  * Read ssh's effective configuration and add what autossh needs to ssh's
  * arguments.  Every addition goes after the user's own options, and ssh
@@ -296,6 +349,7 @@ prepare_ssh(struct daemon *d, struct config *cfg)
 		fatal("%s", err);
 	if (d->sshcfg.session_none)
 		cfg->no_session = 1;
+	load_fallbacks(d, cfg);
 	liveness_plan(cfg->deadline_s, &d->sshcfg, &d->live);
 	pos = cfg->dest_index;
 	/* A forward that fails must fail the session (DESIGN.md §Forwards). */
@@ -354,6 +408,8 @@ make_policy(const struct config *cfg, int markers, int remote_forwards,
 	p->no_session = cfg->no_session;
 	p->ntservice = cfg->ntservice;
 	p->remote_forwards = remote_forwards;
+	p->ndest = 1 + cfg->nfallback;
+	p->probe_every_ms = PROBE_EVERY_MS;
 	/*
 	 * 1.4 exits 1 when told to stop.  Under systemd (which sets
 	 * INVOCATION_ID for every unit it starts) a requested stop is a
@@ -474,6 +530,7 @@ run(struct config *cfg)
 	if (hsslot_init(&d->hs, d->pub.state_dir, d->sshcfg.hostname,
 	    d->sshcfg.port, HSSLOT_N) == 0)
 		policy.slot_wait_ms = HSSLOT_WAIT_MS;
+	probe_init(&d->probe, &d->dest_cfg[0]);
 	sv_init(&d->sv, &policy, now_ms(), seed);
 	log_info("starting: %s, ssh is %s", config_destination(cfg),
 	    d->ssh_path);
@@ -485,6 +542,7 @@ run(struct config *cfg)
 	notify_close();
 	conn_close(&d->conn);
 	monitor_close(&d->mon);
+	probe_close(&d->probe);
 	if (d->pidfile[0] != '\0')
 		pidfile_remove(d->pidfile, d->pidfile_fd);
 	sig_close();

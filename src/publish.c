@@ -20,6 +20,26 @@
 #include "util.h"
 #include "waitpipe.h"
 
+/* Which destination is in use and why, with fallbacks only. */
+static const char *
+dest_reason(const struct daemon *d)
+{
+	return d->sv.dest_reason[0] ? d->sv.dest_reason : "primary";
+}
+
+static void
+fill_destination(const struct daemon *d, struct state *st)
+{
+	const char *in_use = config_destination(d->cfg);
+
+	if (d->cfg->nfallback == 0)
+		return;
+	util_strlcpy(st->destination_in_use, in_use ? in_use : "",
+	    sizeof(st->destination_in_use));
+	util_strlcpy(st->destination_reason, dest_reason(d),
+	    sizeof(st->destination_reason));
+}
+
 static void
 fill(struct publisher *p, const struct daemon *d, int64_t now,
     struct state *st)
@@ -30,6 +50,9 @@ fill(struct publisher *p, const struct daemon *d, int64_t now,
 
 	memset(st, 0, sizeof(*st));
 	util_strlcpy(st->name, p->name, sizeof(st->name));
+	/* The primary: the name ssh is aimed at now is destination_in_use. */
+	if (d->cfg->dest_argv[0] != NULL)
+		dest = d->cfg->dest_argv[0];
 	util_strlcpy(st->destination, dest ? dest : "", sizeof(st->destination));
 	st->pid = (long)getpid();
 	st->have_start = p->have_start;
@@ -64,6 +87,7 @@ fill(struct publisher *p, const struct daemon *d, int64_t now,
 	if (d->conn.remote.ss_family != AF_UNSPEC)
 		conn_describe(&d->conn.remote, st->preferred,
 		    sizeof(st->preferred));
+	fill_destination(d, st);
 }
 
 /* Stop publishing to a directory that is not ours alone; said once. */
@@ -100,6 +124,19 @@ write_state(struct publisher *p, const struct daemon *d, int64_t now)
 	}
 	log_warn("unable to write the state file in %s: %s", p->state_dir,
 	    strerror(errno));
+}
+
+/* With fallbacks, STATUS= also says where ssh goes and why. */
+static void
+status_destination(const struct daemon *d, char *buf, size_t len)
+{
+	size_t n = strlen(buf);
+	const char *in_use = config_destination(d->cfg);
+
+	if (d->cfg->nfallback == 0 || n >= len)
+		return;
+	snprintf(buf + n, len - n, "; destination %s (%s)",
+	    in_use ? in_use : "?", dest_reason(d));
 }
 
 /* One line for systemd's STATUS= and the --wait parent. */
@@ -206,6 +243,7 @@ publish_change(struct publisher *p, const struct daemon *d,
 	if (out->actions & SV_CHANGED) {
 		write_state(p, d, now);
 		status_text(d, now, text, sizeof(text));
+		status_destination(d, text, sizeof(text));
 		/*
 		 * ssh's words are in the text: a newline in it would start a
 		 * new assignment (READY=1, say), and systemctl status puts it

@@ -67,7 +67,9 @@ take(struct sshcfg *c, const char *key, const char *v, char *errbuf,
 			snprintf(errbuf, errlen, "ssh -G: unusable host name");
 			return -1;
 		}
-	} else if (strcmp(key, "port") == 0)
+	} else if (strcmp(key, "user") == 0)
+		util_strlcpy(c->user, v, sizeof(c->user));
+	else if (strcmp(key, "port") == 0)
 		return value_num(key, v, 1, 65535, &c->port, errbuf, errlen);
 	else if (strcmp(key, "addressfamily") == 0) {
 		if (strcmp(v, "inet") == 0)

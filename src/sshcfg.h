@@ -13,6 +13,7 @@
 
 struct sshcfg {
 	char	hostname[256];
+	char	user[128];		/* "" when ssh -G printed none */
 	int	port;
 	int	family;			/* AF_UNSPEC, AF_INET or AF_INET6 */
 	int	connect_timeout_s;	/* 0: none */

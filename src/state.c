@@ -240,9 +240,24 @@ state_format(const struct state *st, char *buf, size_t len)
 		n += m;
 	}
 	if (st->forwards[0] != '\0') {
-		int m = snprintf(buf + n, len - (size_t)n, "forwards %s\n",
-		    st->forwards);
+		char fwd[sizeof(st->forwards) * 4];
+		int m;
 
+		log_escape(fwd, sizeof(fwd), st->forwards);
+		m = snprintf(buf + n, len - (size_t)n, "forwards %s\n", fwd);
+		if (m < 0 || (size_t)m >= len - (size_t)n)
+			return -1;
+		n += m;
+	}
+	if (st->destination_in_use[0] != '\0') {
+		char in_use[sizeof(st->destination_in_use) * 4];
+		char why[sizeof(st->destination_reason) * 4];
+		int m;
+
+		log_escape(in_use, sizeof(in_use), st->destination_in_use);
+		log_escape(why, sizeof(why), st->destination_reason);
+		m = snprintf(buf + n, len - (size_t)n, "destination_in_use %s\n"
+		    "destination_reason %s\n", in_use, why);
 		if (m < 0 || (size_t)m >= len - (size_t)n)
 			return -1;
 		n += m;
@@ -342,6 +357,8 @@ take(struct state *st, const char *k, const char *v)
 	STR("remote", remote);
 	STR("preferred", preferred);
 	STR("forwards", forwards);
+	STR("destination_in_use", destination_in_use);
+	STR("destination_reason", destination_reason);
 #undef STR
 	if (strcmp(k, "pid") == 0) {
 		long long x;

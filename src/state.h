@@ -47,6 +47,9 @@ struct state {
 					   last, tried first; "" none */
 	char	 forwards[192];		/* "": healthy or unknown; else
 					   fwdcheck_text() */
+	/* With fallbacks only (DESIGN.md §Fallbacks); "" otherwise. */
+	char	 destination_in_use[256];
+	char	 destination_reason[320];
 };
 
 /*

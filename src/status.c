@@ -128,6 +128,12 @@ print_json(const struct state *st, int alive, int64_t now, int first)
 	}
 	printf(", \"forwards\": ");
 	json_string(st->forwards);
+	if (st->destination_in_use[0] != '\0') {
+		printf(", \"destination_in_use\": ");
+		json_string(st->destination_in_use);
+		printf(", \"destination_reason\": ");
+		json_string(st->destination_reason);
+	}
 	printf(", \"liveness\": ");
 	json_string(st->liveness);
 	printf(", \"detect_s\": %d, \"keepalive_bytes_per_day\": %ld, "
@@ -161,6 +167,8 @@ print_human(const struct state *st, int alive, int64_t now)
 	char e_liveness[sizeof(st->liveness) * 4];
 	char e_preferred[sizeof(st->preferred) * 4];
 	char e_forwards[sizeof(st->forwards) * 4];
+	char e_destination_in_use[sizeof(st->destination_in_use) * 4];
+	char e_destination_reason[sizeof(st->destination_reason) * 4];
 	time_t t = (time_t)st->since_unix;
 	struct tm tm;
 
@@ -186,6 +194,9 @@ print_human(const struct state *st, int alive, int64_t now)
 	printf("  destination %s, ssh pid %ld, %d start%s\n",
 	    ESC(destination), st->ssh_pid, st->starts,
 	    st->starts == 1 ? "" : "s");
+	if (st->destination_in_use[0] != '\0')
+		printf("  using %s (%s)\n", ESC(destination_in_use),
+		    ESC(destination_reason));
 	if (st->last_status >= 0 || st->last_signal > 0) {
 		fmt_duration(st->last_lived_ms, d, sizeof(d));
 		if (st->last_signal > 0)

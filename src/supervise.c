@@ -105,6 +105,9 @@ sv_verdict(const struct sv_policy *p, int wstatus, enum ssh_cause cause,
 	}
 }
 
+static int running(const struct sv *);
+static void stop_child(struct sv *, enum sv_after, int, int64_t,
+    struct sv_out *);
 static void say(struct sv_out *, int, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -261,6 +264,68 @@ slot_answer(struct sv *sv, const struct sv_event *ev, int64_t now,
 		    "in %s", fmt_duration(wait, buf, sizeof(buf)));
 }
 
+/* The name of destination i in messages. */
+static const char *
+dest_name(int i)
+{
+	return i == 0 ? "the primary" : "a fallback";
+}
+
+/*
+ * A quick failure of the current destination.  At the second in a row,
+ * with somewhere else to go, the next destination starts at once: its
+ * first try is not a retry, and the back-off exponent keeps growing, so
+ * that destinations which all fail still back off (DESIGN.md
+ * §Fallbacks).  Returns 1 when it switched.
+ */
+static int
+next_destination(struct sv *sv, int64_t now, struct sv_out *out)
+{
+	if (sv->p.ndest < 2)
+		return 0;
+	if (++sv->dest_failures < SV_FALLBACK_AFTER)
+		return 0;
+	snprintf(sv->dest_reason, sizeof(sv->dest_reason), "%s: %s failed "
+	    "twice%s%.200s", sv->dest + 1 < sv->p.ndest ? "fallback" :
+	    "primary", sv->dest == 0 ? "primary" : "fallback",
+	    sv->last_reason[0] ? ": " : "", sv->last_reason);
+	sv->dest = (sv->dest + 1) % sv->p.ndest;
+	sv->dest_failures = 0;
+	sv->quick_failures++;
+	sv->probing = 0;
+	sv->probe_ms = sv->dest == 0 ? NEVER : now + sv->p.probe_every_ms;
+	out->actions |= SV_SWITCH;
+	say(out, LOG_LVL_WARNING, "; failed twice in a row: switching to %s "
+	    "(destination %d)", dest_name(sv->dest), sv->dest);
+	spawn(sv, now, out);
+	return 1;
+}
+
+/*
+ * The primary answered a probe while a fallback is in use: go back.  A
+ * running ssh is replaced at once, so the gap is one reconnect
+ * (DESIGN.md §Fallbacks).
+ */
+static void
+probe_ok(struct sv *sv, int64_t now, struct sv_out *out)
+{
+	sv->probing = 0;
+	if (sv->dest == 0 || sv->state == SV_EXITED ||
+	    (sv->state == SV_STOPPING && sv->after == AFTER_EXIT))
+		return;
+	sv->dest = 0;
+	sv->dest_failures = 0;
+	sv->probe_ms = NEVER;
+	util_strlcpy(sv->dest_reason, "back to primary: it answered",
+	    sizeof(sv->dest_reason));
+	out->actions |= SV_SWITCH;
+	say(out, LOG_LVL_INFO, "the primary answered; going back to it");
+	if (running(sv))
+		stop_child(sv, AFTER_RESTART_NOW, 0, now, out);
+	else if (sv->state == SV_BACKOFF)
+		spawn(sv, now, out);
+}
+
 /* ssh has gone without our asking: restart now, or after a back-off. */
 static void
 restart(struct sv *sv, int64_t now, int64_t lived_ms, struct sv_out *out)
@@ -274,10 +339,13 @@ restart(struct sv *sv, int64_t now, int64_t lived_ms, struct sv_out *out)
 	}
 	if (lived_ms >= sv->p.long_enough_ms) {
 		sv->quick_failures = 0;
+		sv->dest_failures = 0;
 		say(out, LOG_LVL_INFO, "; restarting now");
 		spawn(sv, now, out);
 		return;
 	}
+	if (next_destination(sv, now, out))
+		return;
 	wait = sv_backoff_ms(&sv->p, sv->quick_failures, &sv->rng);
 	sv->quick_failures++;
 	sv->retry_ms = now + wait;
@@ -463,6 +531,14 @@ net_change(struct sv *sv, const struct sv_event *ev, int64_t now,
 	}
 }
 
+/* On a fallback, the primary is probed at most every probe_every_ms. */
+static int
+probe_due(const struct sv *sv, int64_t now)
+{
+	return sv->dest != 0 && !sv->probing && now >= sv->probe_ms &&
+	    sv->state != SV_EXITED && sv->state != SV_STOPPING;
+}
+
 static void
 timeout(struct sv *sv, int64_t now, struct sv_out *out)
 {
@@ -478,6 +554,11 @@ timeout(struct sv *sv, int64_t now, struct sv_out *out)
 			finish(sv, EXIT_OK, now, out);
 		}
 		return;
+	}
+	if (probe_due(sv, now)) {
+		sv->probing = 1;
+		sv->probe_ms = now + sv->p.probe_every_ms;
+		out->actions |= SV_PROBE;
 	}
 	if (sv->state == SV_BACKOFF && now >= sv->retry_ms) {
 		spawn(sv, now, out);
@@ -514,6 +595,8 @@ sv_init(struct sv *sv, const struct sv_policy *p, int64_t now, uint64_t seed)
 	sv->last_wstatus = -1;
 	sv->slot_since_ms = NEVER;
 	sv->outage.lost_ms = NEVER;
+	sv->probe_ms = NEVER;
+	util_strlcpy(sv->dest_reason, "primary", sizeof(sv->dest_reason));
 }
 
 int64_t
@@ -529,6 +612,9 @@ sv_deadline(const struct sv *sv)
 		d = sv->kill_ms;
 	else if (sv->state == SV_CONNECTING && sv->p.up_after_ms > 0)
 		d = sv->started_ms + sv->p.up_after_ms;
+	if (sv->dest != 0 && !sv->probing && sv->state != SV_STOPPING &&
+	    sv->probe_ms < d)
+		d = sv->probe_ms;
 	if (!(sv->state == SV_STOPPING && sv->after == AFTER_EXIT) &&
 	    sv->end_ms < d)
 		d = sv->end_ms;
@@ -627,6 +713,12 @@ sv_handle(struct sv *sv, const struct sv_event *ev, int64_t now,
 	case EV_AUTHENTICATED:
 		if (running(sv) || sv->state == SV_STOPPING)
 			release_slot(sv, out);
+		break;
+	case EV_PROBE_OK:
+		probe_ok(sv, now, out);
+		break;
+	case EV_PROBE_FAIL:
+		sv->probing = 0;
 		break;
 	}
 }

@@ -39,6 +39,9 @@ enum sv_event_type {
 	EV_SLOT_NONE,		/* SV_TAKE_SLOT: the slot files cannot be
 				   used */
 	EV_AUTHENTICATED,	/* ssh has authenticated to the server */
+	EV_PROBE_OK,		/* SV_PROBE: the primary accepted a TCP
+				   connection */
+	EV_PROBE_FAIL,		/* SV_PROBE: it did not: reason */
 };
 
 /* What ssh's own error output says about why it failed. */
@@ -70,6 +73,11 @@ struct sv_event {
 				   answer EV_SLOT_TAKEN, EV_SLOT_BUSY or
 				   EV_SLOT_NONE */
 #define SV_RELEASE_SLOT	0x80	/* let the handshake slot go */
+#define SV_SWITCH	0x100	/* the next ssh goes to destination
+				   sv.dest (DESIGN.md §Fallbacks); carried
+				   out before SV_SPAWN */
+#define SV_PROBE	0x200	/* try a TCP connection to the primary,
+				   and answer EV_PROBE_OK or EV_PROBE_FAIL */
 
 struct sv_out {
 	unsigned	actions;
@@ -100,7 +108,13 @@ struct sv_policy {
 	 * 0: no slots.
 	 */
 	int64_t		slot_wait_ms;
+	/* Destinations: 1 + fallbacks (DESIGN.md §Fallbacks). */
+	int		ndest;
+	int64_t		probe_every_ms;	/* the primary, while on a fallback */
 };
+
+/* Quick failures in a row of one destination before the next is used. */
+#define SV_FALLBACK_AFTER	2
 
 /* What to do once ssh has gone, in SV_STOPPING. */
 enum sv_after {
@@ -143,6 +157,12 @@ struct sv {
 	int		 exit_code;	/* SV_EXITED */
 	uint64_t	 rng;
 	/* For the published state. */
+	int		 dest;		/* the destination in use; 0: primary */
+	int		 dest_failures;	/* its quick failures in a row */
+	int		 probing;	/* SV_PROBE is unanswered */
+	int64_t		 probe_ms;	/* when the primary is probed next;
+					   NEVER on the primary */
+	char		 dest_reason[320];
 	int		 last_wstatus;	/* -1: ssh has not exited yet */
 	int64_t		 last_lived_ms;
 	char		 last_reason[256];

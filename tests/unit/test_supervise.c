@@ -1773,6 +1773,182 @@ test_outage_lost_ms(void **state)
 	assert_true(r.sv.outage.lost_ms == r.now);
 }
 
+/* ---- DESIGN.md §Fallbacks ---- */
+
+enum fb_op {
+	FB_END,
+	FB_QUICK_EXIT,		/* 300 ms on, ssh exits 255 (refused) */
+	FB_LONG_EXIT,		/* 2 min on, ssh exits 255 */
+	FB_UP,			/* 2 s on, the tunnel is up */
+	FB_DEADLINE,		/* at sv_deadline(), EV_TIMEOUT */
+	FB_PROBE_OK,
+	FB_PROBE_FAIL,
+	FB_LINK_LOST,
+};
+
+struct fb_step {
+	enum fb_op	 op;
+	unsigned	 actions;	/* expected; SV_CHANGED and SV_READY
+					   ignored */
+	int		 dest;		/* expected sv.dest afterwards */
+};
+
+struct fb_row {
+	const char	*name;
+	int		 ndest;
+	struct fb_step	 steps[12];
+	const char	*reason;	/* expected dest_reason at the end */
+	int64_t		 probe_in_ms;	/* expected probe_ms - now; -1: NEVER */
+};
+
+static const struct fb_row fb_rows[] = {
+	{ "no fallback: two quick failures back off as before", 1, {
+	    { FB_QUICK_EXIT, 0, 0 },
+	    { FB_DEADLINE, SV_SPAWN, 0 },
+	    { FB_QUICK_EXIT, 0, 0 },
+	    { FB_DEADLINE, SV_SPAWN, 0 } }, "primary", -1 },
+	{ "one quick failure stays on the primary", 2, {
+	    { FB_QUICK_EXIT, 0, 0 },
+	    { FB_DEADLINE, SV_SPAWN, 0 } }, "primary", -1 },
+	{ "two quick failures: the fallback starts at once", 2, {
+	    { FB_QUICK_EXIT, 0, 0 },
+	    { FB_DEADLINE, SV_SPAWN, 0 },
+	    { FB_QUICK_EXIT, SV_SWITCH | SV_SPAWN, 1 } },
+	    "fallback: primary failed twice: ssh: connect to host h port 22: "
+	    "Connection refused", 60 * SEC },
+	{ "a long run between failures resets the count", 2, {
+	    { FB_QUICK_EXIT, 0, 0 },
+	    { FB_DEADLINE, SV_SPAWN, 0 },
+	    { FB_UP, 0, 0 },
+	    { FB_LONG_EXIT, SV_SPAWN, 0 },
+	    { FB_QUICK_EXIT, 0, 0 } }, "primary", -1 },
+	{ "a session dying quickly twice counts (link lost)", 2, {
+	    { FB_UP, 0, 0 },
+	    { FB_LINK_LOST, SV_TERM, 0 },
+	    { FB_QUICK_EXIT, 0, 0 },
+	    { FB_DEADLINE, SV_SPAWN, 0 },
+	    { FB_UP, 0, 0 },
+	    { FB_LINK_LOST, SV_TERM, 0 },
+	    { FB_QUICK_EXIT, SV_SWITCH | SV_SPAWN, 1 } },
+	    "fallback: primary failed twice: ssh: connect to host h port 22: "
+	    "Connection refused", 60 * SEC },
+	{ "on the fallback: probe due after a minute, none while one runs", 2,
+	    { { FB_QUICK_EXIT, 0, 0 },
+	    { FB_DEADLINE, SV_SPAWN, 0 },
+	    { FB_QUICK_EXIT, SV_SWITCH | SV_SPAWN, 1 },
+	    { FB_UP, 0, 1 },
+	    { FB_DEADLINE, SV_PROBE, 1 },
+	    { FB_PROBE_FAIL, 0, 1 },
+	    { FB_DEADLINE, SV_PROBE, 1 } },
+	    "fallback: primary failed twice: ssh: connect to host h port 22: "
+	    "Connection refused", 60 * SEC },
+	{ "the primary answers while up on the fallback: replace ssh", 2, {
+	    { FB_QUICK_EXIT, 0, 0 },
+	    { FB_DEADLINE, SV_SPAWN, 0 },
+	    { FB_QUICK_EXIT, SV_SWITCH | SV_SPAWN, 1 },
+	    { FB_UP, 0, 1 },
+	    { FB_DEADLINE, SV_PROBE, 1 },
+	    { FB_PROBE_OK, SV_SWITCH | SV_TERM, 0 },
+	    { FB_QUICK_EXIT, SV_SPAWN, 0 },
+	    { FB_UP, 0, 0 } }, "back to primary: it answered", -1 },
+	{ "the primary answers during a back-off: start it now", 2, {
+	    { FB_QUICK_EXIT, 0, 0 },
+	    { FB_DEADLINE, SV_SPAWN, 0 },
+	    { FB_QUICK_EXIT, SV_SWITCH | SV_SPAWN, 1 },
+	    { FB_QUICK_EXIT, 0, 1 },
+	    { FB_PROBE_OK, SV_SWITCH | SV_SPAWN, 0 } },
+	    "back to primary: it answered", -1 },
+	{ "the last fallback failing twice wraps to the primary", 2, {
+	    { FB_QUICK_EXIT, 0, 0 },
+	    { FB_DEADLINE, SV_SPAWN, 0 },
+	    { FB_QUICK_EXIT, SV_SWITCH | SV_SPAWN, 1 },
+	    { FB_QUICK_EXIT, 0, 1 },
+	    { FB_DEADLINE, SV_SPAWN, 1 },
+	    { FB_QUICK_EXIT, SV_SWITCH | SV_SPAWN, 0 } },
+	    "primary: fallback failed twice: ssh: connect to host h port 22: "
+	    "Connection refused", -1 },
+	{ "with two fallbacks, the first moves on to the second", 3, {
+	    { FB_QUICK_EXIT, 0, 0 },
+	    { FB_DEADLINE, SV_SPAWN, 0 },
+	    { FB_QUICK_EXIT, SV_SWITCH | SV_SPAWN, 1 },
+	    { FB_QUICK_EXIT, 0, 1 },
+	    { FB_DEADLINE, SV_SPAWN, 1 },
+	    { FB_QUICK_EXIT, SV_SWITCH | SV_SPAWN, 2 } },
+	    "fallback: fallback failed twice: ssh: connect to host h port 22: "
+	    "Connection refused", 60 * SEC },
+	{ "a late probe answer on the primary is ignored", 2, {
+	    { FB_PROBE_OK, 0, 0 } }, "primary", -1 },
+};
+
+static void
+test_fallback_row(void **state)
+{
+	const struct fb_row *row = *state;
+	struct sv_policy p = policy();
+	const struct fb_step *st;
+	struct run r;
+	unsigned a = 0;
+
+	p.ndest = row->ndest;
+	p.probe_every_ms = 60 * SEC;
+	p.no_session = 1;
+	start(&r, &p, 3);
+	first_spawn(&r);
+	for (st = row->steps; st->op != FB_END; st++) {
+		switch (st->op) {
+		case FB_QUICK_EXIT:
+			r.now += 300;
+			a = ssh_exit(&r, EXITED(255), CAUSE_TRANSIENT,
+			    "ssh: connect to host h port 22: Connection "
+			    "refused");
+			break;
+		case FB_LONG_EXIT:
+			r.now += 2 * MIN;
+			a = ssh_exit(&r, EXITED(255), CAUSE_TRANSIENT,
+			    "Broken pipe");
+			break;
+		case FB_UP:
+			r.now += 2 * SEC;
+			a = ev(&r, EV_UP);
+			break;
+		case FB_DEADLINE:
+			a = at_deadline(&r);
+			break;
+		case FB_PROBE_OK:
+			r.now += 5;
+			a = ev(&r, EV_PROBE_OK);
+			break;
+		case FB_PROBE_FAIL:
+			r.now += 5;
+			a = ev_reason(&r, EV_PROBE_FAIL, "refused");
+			/* The next probe is a minute after the last began. */
+			assert_true(r.sv.probe_ms > r.now);
+			assert_true(sv_deadline(&r.sv) == r.sv.probe_ms);
+			break;
+		case FB_LINK_LOST:
+			r.now += 1 * SEC;
+			a = ev_reason(&r, EV_LINK_LOST, "link lost");
+			break;
+		case FB_END:
+			break;
+		}
+		assert_int_equal(a & ~(unsigned)(SV_CHANGED | SV_READY),
+		    st->actions);
+		assert_int_equal(r.sv.dest, st->dest);
+		/* A probe is never due twice while one is unanswered. */
+		if (st->actions & SV_PROBE) {
+			assert_int_equal(ev(&r, EV_TIMEOUT) & SV_PROBE, 0);
+			assert_true(sv_deadline(&r.sv) != r.sv.probe_ms ||
+			    r.sv.probe_ms == NEVER);
+		}
+	}
+	assert_string_equal(r.sv.dest_reason, row->reason);
+	if (row->probe_in_ms < 0)
+		assert_true(r.sv.probe_ms == NEVER || r.sv.dest == 0);
+	else
+		assert_true(r.sv.probe_ms - r.now == row->probe_in_ms);
+}
+
 int
 main(void)
 {
@@ -1869,6 +2045,9 @@ main(void)
 		    test_decision_row, (void *)&decision_rows[i]);
 	add_test("outage: its start is kept until up again",
 	    test_outage_lost_ms, NULL);
+	for (i = 0; i < NROWS(fb_rows); i++)
+		add_test(pool_name("fallback: %s", fb_rows[i].name),
+		    test_fallback_row, (void *)&fb_rows[i]);
 	return unit_run("test_supervise", NULL,
 	    NULL);
 }

@@ -1,0 +1,151 @@
+"""Fallback destinations (DESIGN.md §Fallbacks) end to end.
+
+The primary is Host Broker (the server's address); the fallback is Host
+Backup, another HostName ("backup-srv", a second address of the server
+namespace on which sshd also listens), with its own LocalForward of the
+MQTT port.  The primary dies silently (its address is blackholed): autossh
+must move to Backup after two quick failures, the MQTT subscriber's QoS 1
+sequence must go on through it with nothing lost, and once the primary's
+address answers again the once-a-minute probe must bring the tunnel back
+to it.  One sshd process serves both addresses; what differs for autossh
+is the destination, its HostName and its known host name.
+"""
+
+import json
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+
+import lab as labmod
+from test_mqtt_session import TOPIC, Subscriber
+
+NAME = f"fallback{os.getpid()}"
+DEADLINE_S = 5
+RATE_HZ = 5
+
+
+def backup_host(lab):
+    """Host Backup on a second server address; returns the address."""
+    addr = f"{labmod.NET_PREFIX}.{lab.index}.3"
+    lab.add_server_address(addr)
+    lab.sshd.write_config(extra=[f"ListenAddress {addr}:{labmod.SSHD_PORT}"])
+    lab.sshd.restart()
+    lab.set_hosts({"backup-srv": [addr]})
+    lab.write_ssh_config(
+        extra=["ConnectTimeout 3"],
+        hosts={"Backup": [f"LocalForward {labmod.TUNNEL_PORT} "
+                          f"localhost:{labmod.MQTT_PORT}", "ConnectTimeout 3"]},
+        servers={"Backup": "backup-srv"})
+    return addr
+
+
+def status(lab, prog):
+    r = lab.client_run([prog.exe, "--status", NAME, "--json"])
+    (st,) = json.loads(r.stdout)
+    return st
+
+
+def ssh_peer_addrs(lab):
+    """Server addresses of the client's established ssh connections."""
+    r = lab.client_run(["ss", "-Htn", "state", "established", "dport",
+                        f"= :{labmod.SSHD_PORT}"], quiet=True)
+    return {line.split()[-1].rsplit(":", 1)[0] for line in r.stdout.splitlines()
+            if line.strip()}
+
+
+@pytest.mark.timeout(300)
+def test_failover_and_back_without_losing_mqtt(lab, autossh):
+    backup = backup_host(lab)
+    prog = autossh(["-M0", f"--deadline={DEADLINE_S}", "--fallback=Backup",
+                    "-N", "Broker"],
+                   env={"AUTOSSH_BACKOFF_MAX": "2", "AUTOSSH_NAME": NAME})
+    assert lab.wait_tunnel(20) is not None, prog.log_text()
+    st = status(lab, prog)
+    assert st["destination_in_use"] == "Broker", st
+    assert st["destination_reason"] == "primary", st
+
+    sub = Subscriber(lab)
+    pub = None
+    try:
+        def subscribed():
+            lab.broker.publish(TOPIC, "ready")
+            return labmod.wait_for(lambda: "ready" in sub.lines, 1)
+        assert labmod.wait_for(subscribed, 20), "subscriber never subscribed"
+        pub = lab.server_popen(
+            ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(labmod.MQTT_PORT),
+             "-i", "lab-fallback-pub", "-q", "1", "-t", TOPIC, "-l"],
+            stdin=subprocess.PIPE)
+        sent = 0
+        feeding = threading.Event()
+
+        def feed():
+            nonlocal sent
+            nxt = time.monotonic()
+            while not feeding.is_set():
+                sent += 1
+                pub.stdin.write(f"{sent}\n".encode())
+                pub.stdin.flush()
+                nxt += 1 / RATE_HZ
+                feeding.wait(max(0, nxt - time.monotonic()))
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        try:
+            time.sleep(3)
+            # The primary dies silently.
+            t0 = time.monotonic()
+            lab.blackhole_address(lab.server_addr)
+
+            def on_backup():
+                try:
+                    s = status(lab, prog)
+                except (ValueError, subprocess.SubprocessError):
+                    return False
+                return (s["destination_in_use"] == "Backup" and s["state"] == "up")
+            assert labmod.wait_for(on_backup, 60, interval=0.5), prog.log_text()
+            failover_s = time.monotonic() - t0
+            st = status(lab, prog)
+            assert st["destination_reason"].startswith(
+                "fallback: primary failed twice"), st
+            assert backup in ssh_peer_addrs(lab), prog.log_text()
+            time.sleep(5)
+            # The primary comes back; the probe (once a minute) notices.
+            lab.blackhole_address()
+            t1 = time.monotonic()
+
+            def on_primary():
+                try:
+                    s = status(lab, prog)
+                except (ValueError, subprocess.SubprocessError):
+                    return False
+                return (s["destination_in_use"] == "Broker" and s["state"] == "up")
+            assert labmod.wait_for(on_primary, 100, interval=0.5), prog.log_text()
+            back_s = time.monotonic() - t1
+            st = status(lab, prog)
+            assert st["destination_reason"] == "back to primary: it answered", st
+            assert lab.server_addr in ssh_peer_addrs(lab), prog.log_text()
+            time.sleep(5)
+        finally:
+            feeding.set()
+            feeder.join(10)
+            pub.stdin.close()
+        assert pub.wait(30) == 0, "the publisher failed"
+        want = set(range(1, sent + 1))
+
+        def received():
+            return {int(x) for x in sub.lines if x.isdigit()}
+
+        labmod.wait_for(lambda: want <= received(), 60, interval=0.2)
+        got = [int(x) for x in sub.lines if x.isdigit()]
+        missing = sorted(want - set(got))
+        print(f"\nfallback: failover {failover_s:.1f} s, back after "
+              f"{back_s:.1f} s; mqtt {sent} sent, {len(set(got))} received, "
+              f"{len(got) - len(set(got))} duplicates, {len(missing)} missing")
+        assert not missing, f"{len(missing)} of {sent} lost: {missing[:50]}"
+    finally:
+        sub.close()
+        if pub is not None and pub.poll() is None:
+            lab.terminate(pub)
