@@ -134,3 +134,44 @@ def test_wait_with_check_forwards_returns_soon_when_healthy(lab,
     assert took < 10, took
     assert lab.mqtt_roundtrip(timeout=2)
     lab.kill_client_processes()
+
+
+RFWD_PORT = 22900     # the server's end of the -R
+RFWD_TARGET = 22901   # its target on the client; nothing listens at first
+
+
+@pytest.mark.timeout(120)
+def test_a_refused_remote_forward_target_is_not_a_dead_tunnel(lab, autossh):
+    # -R's target is on this machine: autossh connects to it itself.
+    prog = autossh(["-M0", f"--check-forwards={CHECK_S}", "-N", "-R",
+                    f"{RFWD_PORT}:127.0.0.1:{RFWD_TARGET}", "Broker"])
+    assert lab.wait_tunnel(15) is not None, prog.log_text()
+    want = (f"forward R {RFWD_PORT}\u2192127.0.0.1:{RFWD_TARGET}: "
+            "target refused on this machine")
+    refused = labmod.wait_for(
+        lambda: status(lab, prog).get("forwards", "") == want, 20,
+        interval=0.5)
+    assert refused, (status(lab, prog), prog.log_text())
+    st = status(lab, prog)
+    assert st["state"] == "up", st
+    text = lab.client_run([prog.exe, "--status"], timeout=10).stdout
+    assert f"up, {want} for" in text, text
+    ssh = prog.ssh_pids()
+    assert len(ssh) == 1, ssh
+
+    listener = labmod.netns_listener(lab.client_ns, "127.0.0.1", RFWD_TARGET)
+    try:
+        healthy = labmod.wait_for(
+            lambda: status(lab, prog).get("forwards") == "", 20,
+            interval=0.5)
+        assert healthy, prog.log_text()
+        # Two more checks: still healthy, one line each way.
+        time.sleep(2 * CHECK_S + 1)
+        assert status(lab, prog).get("forwards") == "", prog.log_text()
+    finally:
+        listener.close()
+    assert prog.ssh_pids() == ssh, prog.log_text()
+    log = prog.log_text()
+    assert log.count("target refused on this machine") == 1, log
+    assert log.count("forwards healthy again") == 1, log
+    assert log.count("tunnel up after") == 1, log
