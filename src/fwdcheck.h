@@ -65,7 +65,7 @@ struct fwdcheck {
  * named by anything but an address or "localhost" (resolving it could
  * block the loop; logged once at info).  mon_port and echo_port are -M's:
  * the port monitor's own forwards are not the user's and are left out.
- * interval_s is --check-forwards.  No system calls.
+ * interval_s is --check-forwards.  No system call but that log line.
  */
 void	fwdcheck_init(struct fwdcheck *fc, const struct sshcfg *c,
 	    int interval_s, int mon_port, int echo_port);
