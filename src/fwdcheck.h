@@ -4,12 +4,15 @@
  * for a forward at LogLevel DEBUG1; this module reads those lines (a
  * user's connection and our own check alike), keeps one state per
  * forward and says what changed.  The check itself is a connect to the
- * forward's local port, held a moment and closed.  A refused target is
- * not a dead tunnel: nothing here restarts ssh.
+ * forward's local port, held a moment and closed.  A RemoteForward's
+ * target is on this machine: it is checked with a plain connect, its
+ * result read from the socket.  A refused target is not a dead tunnel:
+ * nothing here restarts ssh.
  */
 #ifndef AUTOSSH_FWDCHECK_H
 #define AUTOSSH_FWDCHECK_H
 
+#include <poll.h>
 #include <stdint.h>
 
 #include "sshcfg.h"
@@ -17,6 +20,9 @@
 #define FWD_HOLD_MS	500	/* keep a check's connection this long */
 /* --check-forwards unset: check when up and after a failed connection. */
 #define FWD_CHECK_ALWAYS (-1)
+#define FWD_ADDRS	2	/* a RemoteForward target's addresses tried */
+/* Descriptors fwdcheck_pollfds() fills: the RemoteForward checks. */
+#define FWD_MAX_FDS	(SSHCFG_FWD_MAX * FWD_ADDRS)
 
 enum fwd_health {
 	FWD_UNKNOWN,		/* not seen since the session came up */
@@ -25,17 +31,22 @@ enum fwd_health {
 };
 
 struct fwd {
+	int	 remote;	/* a RemoteForward: the target is ours */
 	char	 bind[64];	/* "" or the address ssh listens on */
-	int	 port;		/* ssh's listen port */
-	char	 host[128];	/* the target, as the server sees it */
+	int	 port;		/* ssh's listen port (0: the server picks) */
+	char	 host[128];	/* the target, as the server (or we) see it */
 	int	 host_port;
 	enum fwd_health health;
-	char	 why[96];	/* ssh's reason when FWD_REFUSED */
+	char	 why[96];	/* the reason when FWD_REFUSED */
 	int	 fd;		/* our check's connection, or -1 */
+	/* RemoteForward: a connect per target address, and its result. */
+	int	 rfd[FWD_ADDRS];	/* -1 when none is open */
+	int	 rerr[FWD_ADDRS];	/* -1 pending or none, 0, or errno */
 };
 
 struct fwdcheck {
-	struct fwd f[SSHCFG_FWD_MAX];
+	struct fwd f[2 * SSHCFG_FWD_MAX];	/* LocalForwards first */
+	int	 family;	/* ssh's AddressFamily, for "localhost" */
 	int	 n;
 	int	 interval_s;	/* 0: off; FWD_CHECK_ALWAYS: see above */
 	int	 up;		/* the session is up */
@@ -49,12 +60,15 @@ struct fwdcheck {
 };
 
 /*
- * Take the LocalForward values of c (as ssh -G prints them).  Socket
- * paths are kept but never checked.  interval_s is --check-forwards.
- * Pure.
+ * Take the LocalForward and RemoteForward values of c (as ssh -G prints
+ * them).  Socket paths are never checked, nor a RemoteForward target
+ * named by anything but an address or "localhost" (resolving it could
+ * block the loop; logged once at info).  mon_port and echo_port are -M's:
+ * the port monitor's own forwards are not the user's and are left out.
+ * interval_s is --check-forwards.  No system call but that log line.
  */
 void	fwdcheck_init(struct fwdcheck *fc, const struct sshcfg *c,
-	    int interval_s);
+	    int interval_s, int mon_port, int echo_port);
 
 /*
  * One line of ssh's output.  Returns 1 if a forward's health changed
@@ -71,15 +85,32 @@ int64_t	fwdcheck_deadline(const struct fwdcheck *fc);
 
 /*
  * Open the due checks (non-blocking connects) or close the held ones.
- * Never blocks; a failing connect is logged at debug and ignored (ssh
- * not listening is the liveness layer's business).
+ * Never blocks; a failing LocalForward connect is logged at debug and
+ * ignored (ssh not listening is the liveness layer's business).  A
+ * RemoteForward connect that fails at once is its result.  Returns 1 if
+ * a forward's health changed, else 0.
  */
-void	fwdcheck_run(struct fwdcheck *fc, int64_t now);
+int	fwdcheck_run(struct fwdcheck *fc, int64_t now);
+
+/*
+ * Fill pfd[0 .. n-1] (n >= FWD_MAX_FDS) with the RemoteForward checks
+ * still connecting, fd -1 in unused slots.  Returns FWD_MAX_FDS, or 0
+ * when n is too small.
+ */
+int	fwdcheck_pollfds(const struct fwdcheck *fc, struct pollfd *pfd, int n);
+
+/*
+ * Read the checks poll() found done (SO_ERROR) and close them at once.
+ * pfd is what fwdcheck_pollfds() filled; a slot whose descriptor is no
+ * longer ours is ignored.  Returns 1 if a forward's health changed.
+ */
+int	fwdcheck_event(struct fwdcheck *fc, const struct pollfd *pfd, int n);
 
 /*
  * The health in one phrase: "" when no forward is known to be refused,
- * else "forward 22883→localhost:1883: target refused on the server"
- * (the first refused one).  Returns the length as snprintf does.
+ * else "forward 22883→localhost:1883: target refused on the server" or
+ * "forward R 2222→localhost:22: target refused on this machine" (the
+ * first refused one).  Returns the length as snprintf does.
  */
 int	fwdcheck_text(const struct fwdcheck *fc, char *buf, size_t len);
 

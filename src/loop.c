@@ -383,7 +383,8 @@ poll_timeout(int64_t deadline, int64_t now)
 int
 loop_run(struct daemon *d)
 {
-	enum { P_SIG, P_SSH, P_NET, P_CONN, P_MON = P_CONN + CONN_MAX_FDS };
+	enum { P_SIG, P_SSH, P_NET, P_CONN, P_FWD = P_CONN + CONN_MAX_FDS,
+	    P_MON = P_FWD + FWD_MAX_FDS };
 	struct pollfd pfd[P_MON + MON_MAX_FDS + 1];
 	struct sv_event ev = { .type = EV_START };
 	int64_t now = now_ms();
@@ -410,6 +411,7 @@ loop_run(struct daemon *d)
 			pfd[i].revents = 0;
 		}
 		conn_pollfds(&d->conn, pfd + P_CONN, CONN_MAX_FDS);
+		fwdcheck_pollfds(&d->fwd, pfd + P_FWD, FWD_MAX_FDS);
 		/* The monitor's descriptors follow the fixed slots. */
 		nmon = monitor_pollfds(&d->mon, pfd + P_MON, MON_MAX_FDS);
 		/* The primary's probe, last (DESIGN.md §Fallbacks). */
@@ -438,8 +440,13 @@ loop_run(struct daemon *d)
 			network(d, now);
 		network_settled(d, now);
 		monitor_event(d, pfd + P_MON, nmon, now);
-		if (now >= fwdcheck_deadline(&d->fwd))
-			fwdcheck_run(&d->fwd, now);
+		/* RemoteForward targets: our own connects tell. */
+		if (r > 0 && fwdcheck_event(&d->fwd, pfd + P_FWD,
+		    FWD_MAX_FDS) && d->sv.state == SV_UP)
+			forwards_changed(d, now);
+		if (now >= fwdcheck_deadline(&d->fwd) &&
+		    fwdcheck_run(&d->fwd, now) && d->sv.state == SV_UP)
+			forwards_changed(d, now);
 		if (probe_fd(&d->probe) != -1 &&
 		    probe_fd(&d->probe) == pfd[P_MON + nmon].fd)
 			probe_answer(d, probe_check(&d->probe, r > 0 ?

@@ -334,7 +334,8 @@ setup_forwards(struct daemon *d, const struct config *cfg)
 			    "LogLevel); forward health is not known");
 		interval = 0;
 	}
-	fwdcheck_init(&d->fwd, &d->sshcfg, interval);
+	fwdcheck_init(&d->fwd, &d->sshcfg, interval, cfg->mon_port,
+	    cfg->echo_port);
 }
 
 static void

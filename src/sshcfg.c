@@ -57,6 +57,17 @@ sane_host(const char *h)
 	return 1;
 }
 
+/*
+ * A forward's value, kept whole or not at all: a cut one could name
+ * another port ("[host]:2222" cut to "[host]:22").
+ */
+static void
+keep_forward(char dst[160], const char *v)
+{
+	if (util_strlcpy(dst, v, 160) >= 160)
+		dst[0] = '\0';
+}
+
 static int
 take(struct sshcfg *c, const char *key, const char *v, char *errbuf,
     size_t errlen)
@@ -100,12 +111,13 @@ take(struct sshcfg *c, const char *key, const char *v, char *errbuf,
 		c->exit_on_forward_failure = yes(v);
 	else if (strcmp(key, "localforward") == 0) {
 		if (c->local_forwards < SSHCFG_FWD_MAX)
-			util_strlcpy(c->local_forward[c->local_forwards], v,
-			    sizeof(c->local_forward[0]));
+			keep_forward(c->local_forward[c->local_forwards], v);
 		c->local_forwards++;
-	}
-	else if (strcmp(key, "remoteforward") == 0)
+	} else if (strcmp(key, "remoteforward") == 0) {
+		if (c->remote_forwards < SSHCFG_FWD_MAX)
+			keep_forward(c->remote_forward[c->remote_forwards], v);
 		c->remote_forwards++;
+	}
 	else if (strcmp(key, "dynamicforward") == 0)
 		c->dynamic_forwards++;
 	else if (strcmp(key, "sessiontype") == 0)

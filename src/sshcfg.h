@@ -9,7 +9,8 @@
 
 #include <stddef.h>
 
-#define SSHCFG_FWD_MAX	8	/* LocalForward values kept (fwdcheck.h) */
+/* LocalForward and RemoteForward values kept, each (fwdcheck.h). */
+#define SSHCFG_FWD_MAX	8
 
 struct sshcfg {
 	char	hostname[256];
@@ -24,9 +25,17 @@ struct sshcfg {
 	int	has_proxyjump;
 	int	exit_on_forward_failure;
 	int	local_forwards;
-	/* The first SSHCFG_FWD_MAX LocalForward values, as printed. */
+	/*
+	 * The first SSHCFG_FWD_MAX LocalForward values, as printed; "" for
+	 * one too long to keep whole.
+	 */
 	char	local_forward[SSHCFG_FWD_MAX][160];
 	int	remote_forwards;
+	/*
+	 * The first SSHCFG_FWD_MAX RemoteForward values, as printed
+	 * ("2222 [localhost]:22"); "" for one too long to keep whole.
+	 */
+	char	remote_forward[SSHCFG_FWD_MAX][160];
 	int	dynamic_forwards;
 	int	session_none;		/* SessionType none */
 	char	loglevel[16];		/* as printed, upper case */

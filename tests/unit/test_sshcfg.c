@@ -381,6 +381,75 @@ test_local_forward_values(void **state)
 	assert_string_equal(c.local_forward[SSHCFG_FWD_MAX - 1], "1007 [h]:1");
 }
 
+/*
+ * The RemoteForward values as ssh -G 9.2 prints them (-R 2222:localhost:22
+ * -R [::1]:2223:[::1]:23 -R 3333 -R /tmp/s:/tmp/t -R 4444:/tmp/u), kept
+ * as printed up to SSHCFG_FWD_MAX; fwdcheck.c reads them.
+ */
+static void
+test_remote_forward_values(void **state)
+{
+	char text[2048], v[200];
+	struct sshcfg c;
+	size_t n = 0;
+	int i;
+
+	(void)state;
+	parse_ok(g_options, &c);
+	assert_int_equal(c.remote_forwards, 1);
+	assert_string_equal(c.remote_forward[0], "3 [b]:4");
+	parse_ok("hostname h\nremoteforward 2222 [localhost]:22\n"
+	    "remoteforward [::1]:2223 [::1]:23\n"
+	    "remoteforward 3333 [socks]:0\n"
+	    "remoteforward /tmp/s /tmp/t\n"
+	    "remoteforward 4444 /tmp/u\n", &c);
+	assert_int_equal(c.remote_forwards, 5);
+	assert_int_equal(c.local_forwards, 0);
+	assert_string_equal(c.remote_forward[0], "2222 [localhost]:22");
+	assert_string_equal(c.remote_forward[1], "[::1]:2223 [::1]:23");
+	assert_string_equal(c.remote_forward[2], "3333 [socks]:0");
+	assert_string_equal(c.remote_forward[3], "/tmp/s /tmp/t");
+	assert_string_equal(c.remote_forward[4], "4444 /tmp/u");
+	/* Exactly SSHCFG_FWD_MAX: all kept. */
+	n = (size_t)snprintf(text, sizeof(text), "hostname h\n");
+	for (i = 0; i < SSHCFG_FWD_MAX; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+		    "remoteforward %d [h]:1\n", 2000 + i);
+	parse_ok(text, &c);
+	assert_int_equal(c.remote_forwards, SSHCFG_FWD_MAX);
+	assert_string_equal(c.remote_forward[SSHCFG_FWD_MAX - 1], "2007 [h]:1");
+	/* Two more: counted, not kept, the first ones untouched. */
+	for (i = SSHCFG_FWD_MAX; i < SSHCFG_FWD_MAX + 2; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+		    "remoteforward %d [h]:1\n", 2000 + i);
+	parse_ok(text, &c);
+	assert_int_equal(c.remote_forwards, SSHCFG_FWD_MAX + 2);
+	assert_string_equal(c.remote_forward[0], "2000 [h]:1");
+	assert_string_equal(c.remote_forward[SSHCFG_FWD_MAX - 1], "2007 [h]:1");
+	/* 159 bytes fit; 160 would be cut, so it is not kept at all. */
+	for (i = 158; i <= 159; i++) {
+		memset(v, 'a', sizeof(v));
+		memcpy(v, "1 [", 3);
+		memcpy(v + i - 4, "]:22", 5);
+		assert_int_equal(strlen(v), (size_t)i);
+		snprintf(text, sizeof(text), "hostname h\nremoteforward %s\n"
+		    "localforward %s\n", v, v);
+		parse_ok(text, &c);
+		assert_string_equal(c.remote_forward[0], v);
+		assert_string_equal(c.local_forward[0], v);
+	}
+	memset(v, 'a', sizeof(v));
+	memcpy(v, "1 [", 3);
+	memcpy(v + 160 - 4, "]:22", 5);
+	assert_int_equal(strlen(v), 160);
+	snprintf(text, sizeof(text), "hostname h\nremoteforward %s\n"
+	    "localforward %s\n", v, v);
+	parse_ok(text, &c);
+	assert_int_equal(c.remote_forwards, 1);
+	assert_string_equal(c.remote_forward[0], "");
+	assert_string_equal(c.local_forward[0], "");
+}
+
 static void
 test_real_proxy(void **state)
 {
@@ -1008,6 +1077,7 @@ main(void)
 	add_test("real ssh -G: options and forwards", test_real_options,
 	    NULL);
 	add_test("LocalForward values", test_local_forward_values, NULL);
+	add_test("RemoteForward values", test_remote_forward_values, NULL);
 	add_test("real ssh -G: ProxyCommand, BatchMode, -D",
 	    test_real_proxy, NULL);
 	add_test("missing keys keep ssh's defaults",
