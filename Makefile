@@ -101,8 +101,10 @@ process: build/asan/autossh build/fakessh build/valgrind/autossh
 build/fakessh: tests/process/fakessh.c | build
 	$(CC) -O1 -g -Wall -Wextra -o $@ $<
 
+# Tests marked `long` (a minute or more of waiting) are left to soak, so
+# that check stays under 10 minutes.
 integration: build/asan/autossh
-	$(PYTHON) -m pytest -q tests/integration
+	$(PYTHON) -m pytest -q -m "not long" tests/integration
 
 # pyflakes walks the directories (lab/ is the test harness package) and
 # also reads the scripts whose first line names python (tests/cli/run).
@@ -138,11 +140,13 @@ valgrind: $(VG_UNIT_BINS) build/valgrind/autossh build/fakessh
 	exit $$rc
 
 # The long soak: 1000 forced restarts in the lab, 250 more with the loop
-# monitor (tests/integration/test_soak.py, about 15 minutes), and the fault
-# matrix with a 60 s link flap.
+# monitor (tests/integration/test_soak.py, about 15 minutes), the fault
+# matrix with a 60 s link flap, and the tests marked `long` (the fallback's
+# way back, which waits for the once-a-minute probe).
 soak: build/asan/autossh
 	SOAK_RESTARTS=1000 SOAK_FLAP_S=60 $(PYTHON) -m pytest -q -s \
 		tests/integration/test_soak.py tests/integration/test_faults.py
+	$(PYTHON) -m pytest -q -s -m long tests/integration
 
 demo: deps autossh
 	$(PYTHON) -m demo --autossh ./autossh

@@ -35,6 +35,9 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "timeout(seconds): fail the test if its setup and body take "
         f"longer (default {DEFAULT_TIMEOUT_S})")
+    config.addinivalue_line(
+        "markers", "long: minutes of waiting; `make soak` runs it, "
+        "`make check` does not")
 
 
 # --- timeouts -----------------------------------------------------------------------
