@@ -17,17 +17,15 @@ The way back waits for the once-a-minute probe, so that test is marked
 import json
 import os
 import subprocess
-import threading
 import time
 
 import pytest
 
 import lab as labmod
-from test_mqtt_session import TOPIC, Subscriber
+from test_mqtt_session import Sequence, Subscriber, subscribed
 
 NAME = f"fallback{os.getpid()}"
 DEADLINE_S = 5
-RATE_HZ = 5
 
 
 def backup_host(lab):
@@ -70,6 +68,15 @@ def test_failover_and_back_without_losing_mqtt(lab, autossh):
     run_failover(lab, autossh, back=True)
 
 
+def in_use(lab, prog, dest):
+    """Is the tunnel up through dest (a Host name)?"""
+    try:
+        s = status(lab, prog)
+    except (ValueError, subprocess.SubprocessError):
+        return False
+    return s["destination_in_use"] == dest and s["state"] == "up"
+
+
 def run_failover(lab, autossh, back):
     """Primary blackholed under a QoS 1 sequence: on Backup, nothing lost;
     with back, the primary answers again and the tunnel returns to it."""
@@ -83,87 +90,46 @@ def run_failover(lab, autossh, back):
     assert st["destination_reason"] == "primary", st
 
     sub = Subscriber(lab)
-    pub = None
+    seq = None
+    back_s = None
     try:
-        def subscribed():
-            lab.broker.publish(TOPIC, "ready")
-            return labmod.wait_for(lambda: "ready" in sub.lines, 1)
-        assert labmod.wait_for(subscribed, 20), "subscriber never subscribed"
-        pub = lab.server_popen(
-            ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(labmod.MQTT_PORT),
-             "-i", "lab-fallback-pub", "-q", "1", "-t", TOPIC, "-l"],
-            stdin=subprocess.PIPE)
-        sent = 0
-        feeding = threading.Event()
-
-        def feed():
-            nonlocal sent
-            nxt = time.monotonic()
-            while not feeding.is_set():
-                sent += 1
-                pub.stdin.write(f"{sent}\n".encode())
-                pub.stdin.flush()
-                nxt += 1 / RATE_HZ
-                feeding.wait(max(0, nxt - time.monotonic()))
-
-        feeder = threading.Thread(target=feed, daemon=True)
-        feeder.start()
+        assert subscribed(lab, sub), "subscriber never subscribed"
+        seq = Sequence(lab, "lab-fallback-pub")
         try:
             time.sleep(3)
             # The primary dies silently.
             t0 = time.monotonic()
             lab.blackhole_address(lab.server_addr)
-
-            def on_backup():
-                try:
-                    s = status(lab, prog)
-                except (ValueError, subprocess.SubprocessError):
-                    return False
-                return (s["destination_in_use"] == "Backup" and s["state"] == "up")
-            assert labmod.wait_for(on_backup, 60, interval=0.5), prog.log_text()
+            assert labmod.wait_for(lambda: in_use(lab, prog, "Backup"), 60,
+                                   interval=0.5), prog.log_text()
             failover_s = time.monotonic() - t0
             st = status(lab, prog)
             assert st["destination_reason"].startswith(
                 "fallback: primary failed twice"), st
             assert backup in ssh_peer_addrs(lab), prog.log_text()
             time.sleep(5)
-            back_s = None
             if back:
                 # The primary comes back; the probe (once a minute) notices.
                 lab.blackhole_address()
                 t1 = time.monotonic()
-
-                def on_primary():
-                    try:
-                        s = status(lab, prog)
-                    except (ValueError, subprocess.SubprocessError):
-                        return False
-                    return (s["destination_in_use"] == "Broker" and s["state"] == "up")
-                assert labmod.wait_for(on_primary, 100, interval=0.5), prog.log_text()
+                assert labmod.wait_for(lambda: in_use(lab, prog, "Broker"),
+                                       100, interval=0.5), prog.log_text()
                 back_s = time.monotonic() - t1
                 st = status(lab, prog)
-                assert st["destination_reason"] == "back to primary: it answered", st
+                assert st["destination_reason"] == \
+                    "back to primary: it answered", st
                 assert lab.server_addr in ssh_peer_addrs(lab), prog.log_text()
                 time.sleep(5)
         finally:
-            feeding.set()
-            feeder.join(10)
-            pub.stdin.close()
-        assert pub.wait(30) == 0, "the publisher failed"
-        want = set(range(1, sent + 1))
-
-        def received():
-            return {int(x) for x in sub.lines if x.isdigit()}
-
-        labmod.wait_for(lambda: want <= received(), 60, interval=0.2)
-        got = [int(x) for x in sub.lines if x.isdigit()]
-        missing = sorted(want - set(got))
+            pub_rc = seq.stop()
+        assert pub_rc == 0, "the publisher failed"
+        got, missing = seq.received(sub)
         back_txt = "-" if back_s is None else f"{back_s:.1f} s"
         print(f"\nfallback: failover {failover_s:.1f} s, back after "
-              f"{back_txt}; mqtt {sent} sent, {len(set(got))} received, "
+              f"{back_txt}; mqtt {seq.sent} sent, {len(set(got))} received, "
               f"{len(got) - len(set(got))} duplicates, {len(missing)} missing")
-        assert not missing, f"{len(missing)} of {sent} lost: {missing[:50]}"
+        assert not missing, f"{len(missing)} of {seq.sent} lost: {missing[:50]}"
     finally:
         sub.close()
-        if pub is not None and pub.poll() is None:
-            lab.terminate(pub)
+        if seq is not None:
+            seq.close()

@@ -72,6 +72,63 @@ class Subscriber:
         self.thread.join(10)
 
 
+def subscribed(lab, sub):
+    """True once the subscriber's session gets what the broker publishes:
+    the sequence must not start before it exists."""
+    def ready():
+        lab.broker.publish(TOPIC, "ready")
+        return labmod.wait_for(lambda: "ready" in sub.lines, 1)
+    return labmod.wait_for(ready, 20)
+
+
+class Sequence:
+    """One publisher on the server for a whole test: QoS 1, one message per
+    stdin line (-l), the numbers 1, 2, ... at RATE_HZ until stop()."""
+
+    def __init__(self, lab, client_id):
+        self.lab = lab
+        self.sent = 0
+        self.pub = lab.server_popen(
+            ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(labmod.MQTT_PORT),
+             "-i", client_id, "-q", "1", "-t", TOPIC, "-l"],
+            stdin=subprocess.PIPE)
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.feed, daemon=True)
+        self.thread.start()
+
+    def feed(self):
+        nxt = time.monotonic()
+        while not self.done.is_set():
+            self.sent += 1
+            self.pub.stdin.write(f"{self.sent}\n".encode())
+            self.pub.stdin.flush()
+            nxt += 1 / RATE_HZ
+            self.done.wait(max(0, nxt - time.monotonic()))
+
+    def stop(self):
+        """End the sequence; the publisher's exit status."""
+        self.done.set()
+        self.thread.join(10)
+        self.pub.stdin.close()
+        return self.pub.wait(30)
+
+    def received(self, sub):
+        """Wait (up to 60 s) for every number sent; (got, missing): the
+        numbers the subscriber printed, duplicates included, and the ones
+        it never did."""
+        want = set(range(1, self.sent + 1))
+
+        def numbers():
+            return [int(x) for x in sub.lines if x.isdigit()]
+        labmod.wait_for(lambda: want <= set(numbers()), 60, interval=0.2)
+        got = numbers()
+        return got, sorted(want - set(got))
+
+    def close(self):
+        if self.pub.poll() is None:
+            self.lab.terminate(self.pub)
+
+
 @pytest.mark.timeout(180)
 def test_every_message_arrives_across_cuts(lab, autossh):
     prog = autossh(["-M0", f"--deadline={DEADLINE_S}", "-N", "Broker"],
@@ -79,35 +136,10 @@ def test_every_message_arrives_across_cuts(lab, autossh):
     assert lab.wait_tunnel(15) is not None, prog.log_text()
     broker_mark = labmod.file_size(lab.broker.log_path)
     sub = Subscriber(lab)
-    pub = None
+    seq = None
     try:
-        # The persistent session must exist before the sequence starts.
-        def subscribed():
-            lab.broker.publish(TOPIC, "ready")
-            return labmod.wait_for(lambda: "ready" in sub.lines, 1)
-        assert labmod.wait_for(subscribed, 20), "subscriber never subscribed"
-
-        # One publisher on the server for the whole run: QoS 1, one
-        # message per stdin line (-l).
-        pub = lab.server_popen(
-            ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(labmod.MQTT_PORT),
-             "-i", "lab-sequence-pub", "-q", "1", "-t", TOPIC, "-l"],
-            stdin=subprocess.PIPE)
-        sent = 0
-        feeding = threading.Event()
-
-        def feed():
-            nonlocal sent
-            nxt = time.monotonic()
-            while not feeding.is_set():
-                sent += 1
-                pub.stdin.write(f"{sent}\n".encode())
-                pub.stdin.flush()
-                nxt += 1 / RATE_HZ
-                feeding.wait(max(0, nxt - time.monotonic()))
-
-        feeder = threading.Thread(target=feed, daemon=True)
-        feeder.start()
+        assert subscribed(lab, sub), "subscriber never subscribed"
+        seq = Sequence(lab, "lab-sequence-pub")
         starts = []
         try:
             time.sleep(UP_BETWEEN_S)
@@ -119,18 +151,10 @@ def test_every_message_arrives_across_cuts(lab, autossh):
                 assert lab.wait_tunnel(30) is not None, prog.log_text()
                 time.sleep(UP_BETWEEN_S)
         finally:
-            feeding.set()
-            feeder.join(10)
-            pub.stdin.close()
-        assert pub.wait(30) == 0, "the publisher failed"
-        want = set(range(1, sent + 1))
-
-        def received():
-            return {int(x) for x in sub.lines if x.isdigit()}
-
-        labmod.wait_for(lambda: want <= received(), 60, interval=0.2)
-        got = [int(x) for x in sub.lines if x.isdigit()]
-        missing = sorted(want - set(got))
+            pub_rc = seq.stop()
+        assert pub_rc == 0, "the publisher failed"
+        got, missing = seq.received(sub)
+        sent = seq.sent
         duplicates = len(got) - len(set(got))
         restarts = prog.log_text().count("started ssh (pid") - 1
         print(f"\nmqtt: {sent} sent, {len(set(got))} received, "
@@ -138,7 +162,7 @@ def test_every_message_arrives_across_cuts(lab, autossh):
               f"restarts {restarts}; subscriber runs {sub.runs} "
               f"(exits {sub.exits})")
         assert not missing, f"{len(missing)} of {sent} lost: {missing[:50]}"
-        assert set(got) <= want
+        assert set(got) <= set(range(1, sent + 1))
         # The long cuts broke the session (so the test tested something);
         # the short one did not.
         assert restarts >= 2, prog.log_text()
@@ -150,8 +174,8 @@ def test_every_message_arrives_across_cuts(lab, autossh):
         assert connects >= 1 + 2, lab.broker.log_text(broker_mark)
     finally:
         sub.close()
-        if pub is not None and pub.poll() is None:
-            lab.terminate(pub)
+        if seq is not None:
+            seq.close()
         # Drop the persistent session (a clean-session connect does), so
         # nothing is queued for this id in later tests.
         lab.server_run(["mosquitto_sub", "-h", "127.0.0.1", "-p",
