@@ -29,6 +29,8 @@
 
 #include <cmocka.h>
 
+#include "peer.h"
+
 #include "log.h"
 #include "monitor.h"
 #include "util.h"
@@ -190,23 +192,6 @@ send_text(int fd, const char *s)
 {
 	assert_int_equal(send(fd, s, strlen(s), MSG_NOSIGNAL),
 	    (ssize_t)strlen(s));
-}
-
-/* Has the monitor closed its end?  (Past unread data, EOF or a reset.) */
-static int
-closed_by_peer(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	char buf[512];
-	int i;
-
-	for (i = 0; i < 16; i++) {
-		if (poll(&p, 1, 1000) != 1)
-			return 0;
-		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
-			return 1;
-	}
-	return 0;
 }
 
 /* ---- helpers: the loop's side ---- */

@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "peer.h"
+
 #include "sockdiag.h"
 
 #define NOBODY		65534	/* another user, for tests run as root */
@@ -86,23 +88,6 @@ connect_as(uid_t uid, int port)
 	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)),
 	    0);
 	return fd;
-}
-
-/* Has the other end gone?  (Past unread data, EOF or a reset.) */
-static int
-closed_by_peer(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	char buf[512];
-	int i;
-
-	for (i = 0; i < 16; i++) {
-		if (poll(&p, 1, 1000) != 1)
-			return 0;
-		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
-			return 1;
-	}
-	return 0;
 }
 
 /* Our two ends of an accepted connection: peer and local addresses. */
