@@ -248,6 +248,8 @@ child_note(struct child *c, const char *line)
 {
 	enum ssh_cause cause = sshout_cause(line);
 
+	if (line[0] == '\0')
+		return;
 	if (cause >= c->cause) {
 		c->cause = cause;
 		util_strlcpy(c->reason, line, sizeof(c->reason));

@@ -80,7 +80,8 @@ unsigned child_gone(struct child *c);
 
 /*
  * Record line (from someone speaking for ssh, such as the connection
- * helper) as if ssh had written it: it may become the exit's reason.
+ * helper) as if ssh had written it: it becomes the exit's reason unless
+ * ssh said something of a graver cause.  An empty line says nothing.
  */
 void	child_note(struct child *c, const char *line);
 

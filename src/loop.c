@@ -220,8 +220,7 @@ reap(struct daemon *d, int64_t now)
 		monitor_stop(&d->mon);
 		forward_refused(d);
 		/* The helper's reason beats ssh's "proxy dialer" complaint. */
-		if (conn_fail(&d->conn)[0] != '\0')
-			child_note(&d->ssh, conn_fail(&d->conn));
+		child_note(&d->ssh, conn_fail(&d->conn));
 		conn_reset(&d->conn);
 		ev.wstatus = status;
 		ev.cause = d->ssh.cause;

@@ -433,6 +433,34 @@ test_read_long_line(void **state)
 	child_gone(&c);
 }
 
+/* A helper's line speaks for ssh unless ssh said something graver. */
+static void
+test_note(void **state)
+{
+	struct child c;
+
+	(void)state;
+	child_init(&c);
+	child_note(&c, "");
+	assert_string_equal(child_reason(&c), "");
+	/* An empty note leaves even a causeless reason alone. */
+	child_note(&c, "proxy: an odd failure");
+	child_note(&c, "");
+	assert_string_equal(child_reason(&c), "proxy: an odd failure");
+	child_note(&c, "connect to 192.0.2.1 port 22: Connection refused");
+	assert_int_equal(c.cause, CAUSE_TRANSIENT);
+	/* An empty note leaves the reason alone. */
+	child_note(&c, "");
+	assert_string_equal(child_reason(&c),
+	    "connect to 192.0.2.1 port 22: Connection refused");
+	/* A graver cause is kept; a lighter one does not replace it. */
+	child_note(&c, "user@h: Permission denied (publickey).");
+	assert_int_equal(c.cause, CAUSE_PERMANENT);
+	child_note(&c, "connect to 192.0.2.1 port 22: Connection refused");
+	assert_string_equal(child_reason(&c),
+	    "user@h: Permission denied (publickey).");
+}
+
 static void
 test_spawn_exec_fails(void **state)
 {
@@ -670,6 +698,7 @@ main(void)
 		cmocka_unit_test(test_spawn_cwd),
 		cmocka_unit_test(test_read_no_cause),
 		cmocka_unit_test(test_read_long_line),
+		cmocka_unit_test(test_note),
 		cmocka_unit_test(test_spawn_exec_fails),
 		cmocka_unit_test(test_signal),
 		cmocka_unit_test(test_clean_signal_state),
