@@ -625,6 +625,8 @@ void
 sv_handle(struct sv *sv, const struct sv_event *ev, int64_t now,
     struct sv_out *out)
 {
+	enum sv_state was = sv->state;
+
 	memset(out, 0, sizeof(*out));
 	out->level = LOG_LVL_INFO;
 
@@ -721,4 +723,9 @@ sv_handle(struct sv *sv, const struct sv_event *ev, int64_t now,
 		sv->probing = 0;
 		break;
 	}
+	/* Judged on the whole answer: UP left and re-entered is no edge. */
+	if (was != SV_UP && sv->state == SV_UP)
+		out->actions |= SV_UP_BEGAN;
+	else if (was == SV_UP && sv->state != SV_UP)
+		out->actions |= SV_UP_ENDED;
 }

@@ -78,6 +78,13 @@ struct sv_event {
 				   out before SV_SPAWN */
 #define SV_PROBE	0x200	/* try a TCP connection to the primary,
 				   and answer EV_PROBE_OK or EV_PROBE_FAIL */
+/*
+ * The session's edges, for what follows it (forward checks, DESIGN.md
+ * §Forward health): the state became UP, or was UP and is no longer.
+ * Never both in one answer.
+ */
+#define SV_UP_BEGAN	0x400
+#define SV_UP_ENDED	0x800
 
 struct sv_out {
 	unsigned	actions;

@@ -184,6 +184,29 @@ start(struct run *r, const struct sv_policy *p, uint64_t seed)
 	assert_int_equal(r->sv.state, SV_STARTING);
 }
 
+#define SV_EDGES	(SV_UP_BEGAN | SV_UP_ENDED)
+
+/*
+ * Feed e.  Every event of every test checks the session's edges: BEGAN
+ * exactly when the state became UP, ENDED exactly when it was UP and is
+ * no longer (the session rows below show them by name).  The actions are
+ * returned without them, so the other tests say only what they are about.
+ */
+static unsigned
+handle(struct run *r, const struct sv_event *e)
+{
+	enum sv_state was = r->sv.state;
+	unsigned a;
+
+	sv_handle(&r->sv, e, r->now, &r->out);
+	a = r->out.actions;
+	assert_int_equal((a & SV_UP_BEGAN) != 0,
+	    was != SV_UP && r->sv.state == SV_UP);
+	assert_int_equal((a & SV_UP_ENDED) != 0,
+	    was == SV_UP && r->sv.state != SV_UP);
+	return a & ~(unsigned)SV_EDGES;
+}
+
 static unsigned
 ev(struct run *r, enum sv_event_type type)
 {
@@ -191,8 +214,7 @@ ev(struct run *r, enum sv_event_type type)
 
 	memset(&e, 0, sizeof(e));
 	e.type = type;
-	sv_handle(&r->sv, &e, r->now, &r->out);
-	return r->out.actions;
+	return handle(r, &e);
 }
 
 static unsigned
@@ -203,8 +225,7 @@ ev_reason(struct run *r, enum sv_event_type type, const char *reason)
 	memset(&e, 0, sizeof(e));
 	e.type = type;
 	e.reason = reason;
-	sv_handle(&r->sv, &e, r->now, &r->out);
-	return r->out.actions;
+	return handle(r, &e);
 }
 
 static unsigned
@@ -218,8 +239,7 @@ ssh_exit(struct run *r, int wstatus, enum ssh_cause cause,
 	e.wstatus = wstatus;
 	e.cause = cause;
 	e.reason = reason;
-	sv_handle(&r->sv, &e, r->now, &r->out);
-	return r->out.actions;
+	return handle(r, &e);
 }
 
 /* Start the first ssh and check the actions. */
@@ -1629,7 +1649,7 @@ transport(struct run *r, int reused)
 	memset(&e, 0, sizeof(e));
 	e.type = EV_TRANSPORT;
 	e.port_reused = reused;
-	sv_handle(&r->sv, &e, r->now, &r->out);
+	handle(r, &e);
 }
 
 /* Up an hour, then the link is lost and ssh is restarted at once. */
@@ -1711,8 +1731,7 @@ test_decision_row(void **state)
 	e.cause = CAUSE_TRANSIENT;
 	e.reason = row->what;
 	e.stalled = row->stalled;
-	sv_handle(&r.sv, &e, r.now, &r.out);
-	assert_int_equal(r.out.actions, row->actions);
+	assert_int_equal(handle(&r, &e), row->actions);
 	assert_int_equal(r.sv.state, row->state);
 	if (row->state == SV_STOPPING)
 		assert_int_equal(r.sv.after, row->after);
@@ -1949,6 +1968,103 @@ test_fallback_row(void **state)
 		assert_true(r.sv.probe_ms - r.now == row->probe_in_ms);
 }
 
+/* ---- the session's edges, which forward checks follow ---- */
+
+enum from {
+	FROM_CONNECTING,	/* the first ssh runs */
+	FROM_UP,		/* up an hour */
+	FROM_BACKOFF,		/* the first ssh failed quickly */
+	FROM_STOPPING,		/* up, then SIGUSR1: stopping to restart */
+};
+
+struct edge_row {
+	const char	*name;
+	enum from	 from;
+	enum sv_event_type type;	/* EV_TIMEOUT: at sv_deadline() */
+	int		 wstatus;	/* EV_CHILD_EXIT */
+	int		 stalled;	/* EV_NET_CHANGE */
+	int64_t		 up_after_ms;
+	int64_t		 maxlifetime_ms;
+	unsigned	 edge;		/* SV_UP_BEGAN, SV_UP_ENDED or 0 */
+	enum sv_state	 state;
+};
+
+static const struct edge_row edge_rows[] = {
+	{ "connecting, ssh says up: began", FROM_CONNECTING, EV_UP, 0, 0,
+	    0, 0, SV_UP_BEGAN, SV_UP },
+	{ "connecting, ran 10 s without milestones: began", FROM_CONNECTING,
+	    EV_TIMEOUT, 0, 0, 10 * SEC, 0, SV_UP_BEGAN, SV_UP },
+	{ "connecting, ssh exits: none", FROM_CONNECTING, EV_CHILD_EXIT,
+	    EXITED(255), 0, 0, 0, 0, SV_BACKOFF },
+	{ "connecting, stop: none", FROM_CONNECTING, EV_STOP, 0, 0, 0, 0, 0,
+	    SV_STOPPING },
+	{ "up, the monitor passes again: none", FROM_UP, EV_UP, 0, 0, 0, 0,
+	    0, SV_UP },
+	{ "up, authenticated: none", FROM_UP, EV_AUTHENTICATED, 0, 0, 0, 0,
+	    0, SV_UP },
+	{ "up, ssh exits: ended, though the next starts at once", FROM_UP,
+	    EV_CHILD_EXIT, EXITED(255), 0, 0, 0, SV_UP_ENDED, SV_CONNECTING },
+	{ "up, link lost: ended", FROM_UP, EV_LINK_LOST, 0, 0, 0, 0,
+	    SV_UP_ENDED, SV_STOPPING },
+	{ "up, stop: ended", FROM_UP, EV_STOP, 0, 0, 0, 0, SV_UP_ENDED,
+	    SV_STOPPING },
+	{ "up, SIGUSR1: ended", FROM_UP, EV_RESTART, 0, 0, 0, 0,
+	    SV_UP_ENDED, SV_STOPPING },
+	{ "up, network settles while stalled: ended", FROM_UP,
+	    EV_NET_CHANGE, 0, 1, 0, 0, SV_UP_ENDED, SV_STOPPING },
+	{ "up, network settles, not stalled: none", FROM_UP, EV_NET_CHANGE,
+	    0, 0, 0, 0, 0, SV_UP },
+	{ "up, MAXLIFETIME: ended", FROM_UP, EV_TIMEOUT, 0, 0, 0, 2 * HOUR,
+	    SV_UP_ENDED, SV_STOPPING },
+	{ "backing off, retry due: none", FROM_BACKOFF, EV_TIMEOUT, 0, 0, 0,
+	    0, 0, SV_CONNECTING },
+	{ "stopping after up, ssh gone: none", FROM_STOPPING, EV_CHILD_EXIT,
+	    KILLED(SIGTERM), 0, 0, 0, 0, SV_CONNECTING },
+};
+
+static void
+test_edge_row(void **state)
+{
+	const struct edge_row *row = *state;
+	struct sv_policy p = policy();
+	struct sv_event e;
+	struct run r;
+
+	p.up_after_ms = row->up_after_ms;
+	p.maxlifetime_ms = row->maxlifetime_ms;
+	start(&r, &p, 1);
+	first_spawn(&r);
+	switch (row->from) {
+	case FROM_CONNECTING:
+		break;
+	case FROM_BACKOFF:
+		r.now += 100;
+		ssh_exit(&r, EXITED(255), CAUSE_TRANSIENT, NULL);
+		assert_int_equal(r.sv.state, SV_BACKOFF);
+		break;
+	case FROM_UP:
+	case FROM_STOPPING:
+		come_up(&r);
+		r.now += HOUR;
+		if (row->from == FROM_STOPPING)
+			ev(&r, EV_RESTART);
+		break;
+	}
+	memset(&e, 0, sizeof(e));
+	e.type = row->type;
+	e.wstatus = row->wstatus;
+	e.cause = CAUSE_TRANSIENT;
+	e.reason = "x";
+	e.stalled = row->stalled;
+	if (row->type == EV_TIMEOUT) {
+		assert_true(sv_deadline(&r.sv) != NEVER);
+		r.now = sv_deadline(&r.sv);
+	}
+	sv_handle(&r.sv, &e, r.now, &r.out);
+	assert_int_equal(r.out.actions & SV_EDGES, row->edge);
+	assert_int_equal(r.sv.state, row->state);
+}
+
 int
 main(void)
 {
@@ -2048,6 +2164,9 @@ main(void)
 	for (i = 0; i < NROWS(fb_rows); i++)
 		add_test(pool_name("fallback: %s", fb_rows[i].name),
 		    test_fallback_row, (void *)&fb_rows[i]);
+	for (i = 0; i < NROWS(edge_rows); i++)
+		add_test(pool_name("session edge: %s", edge_rows[i].name),
+		    test_edge_row, (void *)&edge_rows[i]);
 	return unit_run("test_supervise", NULL,
 	    NULL);
 }
