@@ -50,7 +50,6 @@ struct daemon {
 	struct publisher pub;		/* publish.c: state file, systemd,
 					   the --wait parent */
 	struct fwdcheck	 fwd;		/* fwdcheck.c: forward health */
-	char		 fwd_text[192];	/* fwdcheck_text(), published */
 };
 
 #endif

@@ -200,6 +200,8 @@ fwdcheck_line(struct fwdcheck *fc, const char *line)
 	enum fwd_health h;
 	struct fwd *f;
 
+	if (fc->interval_s == 0)
+		return 0;
 	switch (sshout_channel(line, &chan, &port, why, sizeof(why))) {
 	case CHAN_OPEN_FAILED:
 		/*
@@ -236,9 +238,10 @@ fwdcheck_line(struct fwdcheck *fc, const char *line)
 	if (failed)
 		util_strlcpy(f->why, why, sizeof(f->why));
 	/* A user's connection failing through a forward: check the rest. */
-	if (failed && fc->interval_s != 0 && fc->up)
+	if (failed && fc->up)
 		fc->next_check = 0;
-	return 1;
+	/* Outside a session the health is kept, but it is no change. */
+	return fc->up;
 }
 
 void
@@ -283,6 +286,7 @@ fwdcheck_down(struct fwdcheck *fc)
 	fc->up = 0;
 	fc->nfailed = 0;
 	fc->next_check = NEVER;
+	fc->shown[0] = '\0';
 	for (i = 0; i < fc->n; i++)
 		fc->f[i].health = FWD_UNKNOWN;
 }
@@ -445,7 +449,7 @@ fwdcheck_run(struct fwdcheck *fc, int64_t now)
 	fc->close_at = now + FWD_HOLD_MS;
 	fc->next_check = fc->interval_s > 0 ?
 	    now + (int64_t)fc->interval_s * 1000 : NEVER;
-	return changed;
+	return changed && fc->up;
 }
 
 int
@@ -502,7 +506,7 @@ fwdcheck_event(struct fwdcheck *fc, const struct pollfd *pfd, int n)
 		if (done)
 			changed |= settle(f);
 	}
-	return changed;
+	return changed && fc->up;
 }
 
 int
@@ -545,4 +549,29 @@ fwdcheck_healthy(const struct fwdcheck *fc)
 		if (fc->f[i].health != FWD_OK)
 			return 0;
 	return 1;
+}
+
+int
+fwdcheck_news(struct fwdcheck *fc, int *level, char *line, size_t len)
+{
+	char text[sizeof(fc->shown)];
+
+	fwdcheck_text(fc, text, sizeof(text));
+	if (strcmp(text, fc->shown) == 0)
+		return 0;
+	util_strlcpy(fc->shown, text, sizeof(fc->shown));
+	if (text[0] != '\0') {
+		*level = LOG_LVL_WARNING;
+		snprintf(line, len, "%s", text);
+	} else {
+		*level = LOG_LVL_INFO;
+		snprintf(line, len, "forwards healthy again");
+	}
+	return 1;
+}
+
+const char *
+fwdcheck_shown(const struct fwdcheck *fc)
+{
+	return fc->shown;
 }

@@ -57,6 +57,7 @@ struct fwdcheck {
 		char	 why[96];
 	}	 failed[8];	/* channels ssh said failed to open */
 	int	 nfailed;
+	char	 shown[192];	/* the last fwdcheck_news() said, or "" */
 };
 
 /*
@@ -72,11 +73,17 @@ void	fwdcheck_init(struct fwdcheck *fc, const struct sshcfg *c,
 
 /*
  * One line of ssh's output.  Returns 1 if a forward's health changed
- * (then fwdcheck_text() says the new state), 0 if not.  Pure.
+ * while the session is up (then fwdcheck_news() says what to tell), 0 if
+ * not.  Off (interval_s 0), lines are not read.  Pure.
  */
 int	fwdcheck_line(struct fwdcheck *fc, const char *line);
 
-/* The session came up (now) or went down: schedule, or forget. */
+/*
+ * The session's edges (SV_UP_BEGAN, SV_UP_ENDED): schedule the checks,
+ * or close them and forget every forward's health and what was shown.
+ * Changes count only in between: fwdcheck_line(), _run() and _event()
+ * return 0 outside a session.
+ */
 void	fwdcheck_up(struct fwdcheck *fc, int64_t now);
 void	fwdcheck_down(struct fwdcheck *fc);
 
@@ -116,5 +123,17 @@ int	fwdcheck_text(const struct fwdcheck *fc, char *buf, size_t len);
 
 /* Do all checked forwards answer OK?  For -f --wait. */
 int	fwdcheck_healthy(const struct fwdcheck *fc);
+
+/*
+ * After a change: what to tell the operator.  Returns 1 and fills line
+ * (at *level) when the phrase to show differs from the one shown: the
+ * new fwdcheck_text() as a warning, or "forwards healthy again" at info
+ * once nothing is refused; 0 when it is the same (unknown to healthy,
+ * say).  The new phrase is kept for fwdcheck_shown().  Pure.
+ */
+int	fwdcheck_news(struct fwdcheck *fc, int *level, char *line, size_t len);
+
+/* The phrase shown since the last news: "" while none is refused. */
+const char *fwdcheck_shown(const struct fwdcheck *fc);
 
 #endif

@@ -25,9 +25,7 @@ static void feed(struct daemon *, const struct sv_event *, int64_t);
 static int
 forward_line(void *ctx, const char *line)
 {
-	struct fwdcheck *fc = ctx;
-
-	return fc->interval_s == 0 ? 0 : fwdcheck_line(fc, line);
+	return fwdcheck_line(ctx, line);
 }
 
 static void
@@ -122,6 +120,9 @@ act(struct daemon *d, const struct sv_out *out, int64_t now)
 		log_msg(out->level, "%s", out->msg);
 	if (out->msg2[0] != '\0')
 		log_msg(out->level, "%s", out->msg2);
+	/* Forward health follows the session (DESIGN.md §Forward health). */
+	if (out->actions & SV_UP_ENDED)
+		fwdcheck_down(&d->fwd);
 	if (out->actions & SV_TERM)
 		child_signal(&d->ssh, SIGTERM);
 	if (out->actions & SV_KILL)
@@ -139,53 +140,32 @@ act(struct daemon *d, const struct sv_out *out, int64_t now)
 		take_slot(d, now);
 	if (out->actions & SV_PROBE)
 		probe_answer(d, probe_start(&d->probe, now), now);
-}
-
-/*
- * Forward health follows the session (DESIGN.md §Forward health): checked
- * when it comes up, forgotten when it goes.
- */
-static void
-forwards_follow(struct daemon *d, enum sv_state was, int64_t now)
-{
-	if (was != SV_UP && d->sv.state == SV_UP)
+	if (out->actions & SV_UP_BEGAN)
 		fwdcheck_up(&d->fwd, now);
-	else if (was == SV_UP && d->sv.state != SV_UP) {
-		fwdcheck_down(&d->fwd);
-		d->fwd_text[0] = '\0';
-	}
 }
 
-/* A forward's health changed: one log line, then publish it. */
+/* If a forward's health changed: its log line, then publish it. */
 static void
-forwards_changed(struct daemon *d, int64_t now)
+forwards(struct daemon *d, int changed, int64_t now)
 {
-	char text[sizeof(d->fwd_text)];
+	char line[256];
+	int news, level;
 
-	fwdcheck_text(&d->fwd, text, sizeof(text));
-	if (strcmp(text, d->fwd_text) == 0) {
-		/* Unknown to healthy says nothing new, but -f --wait waits. */
-		if (d->pub.wait_fd != -1)
-			publish_forwards(&d->pub, d, now);
+	if (!changed)
 		return;
-	}
-	if (text[0] != '\0')
-		log_warn("%s", text);
-	else
-		log_info("forwards healthy again");
-	util_strlcpy(d->fwd_text, text, sizeof(d->fwd_text));
-	publish_forwards(&d->pub, d, now);
+	news = fwdcheck_news(&d->fwd, &level, line, sizeof(line));
+	if (news)
+		log_msg(level, "%s", line);
+	publish_forwards(&d->pub, d, news, now);
 }
 
 static void
 feed(struct daemon *d, const struct sv_event *ev, int64_t now)
 {
-	enum sv_state was = d->sv.state;
 	struct sv_out out;
 
 	sv_handle(&d->sv, ev, now, &out);
 	act(d, &out, now);
-	forwards_follow(d, was, now);
 	publish_change(&d->pub, d, &out, now);
 }
 
@@ -285,8 +265,7 @@ ssh_output(struct daemon *d, int64_t now)
 	unsigned ms, seen = child_read(&d->ssh);
 
 	ms = sshout_milestones(&d->ms, seen, d->sshcfg.remote_forwards);
-	if ((seen & CHILD_FWD) && d->sv.state == SV_UP)
-		forwards_changed(d, now);
+	forwards(d, (seen & CHILD_FWD) != 0, now);
 	/* First: the slot goes before anything else this read brings. */
 	if (ms & MS_AUTHENTICATED)
 		feed(d, &ev, now);
@@ -440,12 +419,10 @@ loop_run(struct daemon *d)
 		network_settled(d, now);
 		monitor_event(d, pfd + P_MON, nmon, now);
 		/* RemoteForward targets: our own connects tell. */
-		if (r > 0 && fwdcheck_event(&d->fwd, pfd + P_FWD,
-		    FWD_MAX_FDS) && d->sv.state == SV_UP)
-			forwards_changed(d, now);
-		if (now >= fwdcheck_deadline(&d->fwd) &&
-		    fwdcheck_run(&d->fwd, now) && d->sv.state == SV_UP)
-			forwards_changed(d, now);
+		if (r > 0)
+			forwards(d, fwdcheck_event(&d->fwd, pfd + P_FWD,
+			    FWD_MAX_FDS), now);
+		forwards(d, fwdcheck_run(&d->fwd, now), now);
 		if (probe_fd(&d->probe) != -1 &&
 		    probe_fd(&d->probe) == pfd[P_MON + nmon].fd)
 			probe_answer(d, probe_check(&d->probe, r > 0 ?

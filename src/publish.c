@@ -59,7 +59,8 @@ fill(struct publisher *p, const struct daemon *d, int64_t now,
 	st->start_time = p->start_time;
 	util_strlcpy(st->state, sv_state_name(d->sv.state), sizeof(st->state));
 	if (d->sv.state == SV_UP)
-		util_strlcpy(st->forwards, d->fwd_text, sizeof(st->forwards));
+		util_strlcpy(st->forwards, fwdcheck_shown(&d->fwd),
+		    sizeof(st->forwards));
 	st->since_ms = d->sv.since_ms;
 	st->since_unix = (int64_t)time(NULL) - (now - d->sv.since_ms) / 1000;
 	st->written_ms = now;
@@ -143,6 +144,7 @@ status_destination(const struct daemon *d, char *buf, size_t len)
 static void
 status_text(const struct daemon *d, int64_t now, char *buf, size_t len)
 {
+	const char *fwd = fwdcheck_shown(&d->fwd);
 	char t[32];
 
 	switch (d->sv.state) {
@@ -158,8 +160,7 @@ status_text(const struct daemon *d, int64_t now, char *buf, size_t len)
 		break;
 	case SV_UP:
 		snprintf(buf, len, "up (%s, start %d)%s%s", config_destination(
-		    d->cfg), d->sv.starts, d->fwd_text[0] ? ", " : "",
-		    d->fwd_text);
+		    d->cfg), d->sv.starts, fwd[0] ? ", " : "", fwd);
 		break;
 	default:
 		snprintf(buf, len, "%s (%s, start %d)",
@@ -167,6 +168,21 @@ status_text(const struct daemon *d, int64_t now, char *buf, size_t len)
 		    d->sv.starts);
 		break;
 	}
+}
+
+/*
+ * systemd's STATUS=.  ssh's words are in the text: a newline in it would
+ * start a new assignment (READY=1, say), and systemctl status puts it on
+ * a terminal.
+ */
+static void
+send_status(const char *text)
+{
+	char esc[1024], msg[1040];
+
+	log_escape(esc, sizeof(esc), text);
+	snprintf(msg, sizeof(msg), "STATUS=%s", esc);
+	notify_send(msg);
 }
 
 static void
@@ -178,6 +194,18 @@ tell_parent(struct publisher *p, char kind, const char *text)
 		close(p->wait_fd);
 		p->wait_fd = -1;
 	}
+}
+
+/* -f --wait: the tunnel is up; the parent exits 0 and the pipe goes. */
+static void
+parent_up(struct publisher *p)
+{
+	if (p->wait_fd == -1)
+		return;
+	tell_parent(p, WAIT_UP, "up");
+	if (p->wait_fd != -1)
+		close(p->wait_fd);
+	p->wait_fd = -1;
 }
 
 void
@@ -238,34 +266,22 @@ void
 publish_change(struct publisher *p, const struct daemon *d,
     const struct sv_out *out, int64_t now)
 {
-	char text[400], esc[1024], msg[1040];
+	char text[400];
 
 	if (out->actions & SV_CHANGED) {
 		write_state(p, d, now);
 		status_text(d, now, text, sizeof(text));
 		status_destination(d, text, sizeof(text));
-		/*
-		 * ssh's words are in the text: a newline in it would start a
-		 * new assignment (READY=1, say), and systemctl status puts it
-		 * on a terminal.
-		 */
-		log_escape(esc, sizeof(esc), text);
-		snprintf(msg, sizeof(msg), "STATUS=%s", esc);
-		notify_send(msg);
+		send_status(text);
 		if (d->sv.state == SV_BACKOFF)
 			tell_parent(p, WAIT_RETRY, text);
 	}
 	if (out->actions & SV_READY) {
 		notify_send("READY=1");
 		/* --check-forwards: the parent waits for healthy forwards. */
-		if (d->cfg->check_forwards_s > 0 && !fwdcheck_healthy(&d->fwd))
-			goto forwards;
-		tell_parent(p, WAIT_UP, "up");
-		if (p->wait_fd != -1)
-			close(p->wait_fd);
-		p->wait_fd = -1;
+		if (d->cfg->check_forwards_s <= 0 || fwdcheck_healthy(&d->fwd))
+			parent_up(p);
 	}
-forwards:
 	if (d->sv.state == SV_STOPPING && d->sv.after == AFTER_EXIT &&
 	    !p->stopping_sent) {
 		notify_send("STOPPING=1");
@@ -274,22 +290,22 @@ forwards:
 }
 
 void
-publish_forwards(struct publisher *p, const struct daemon *d, int64_t now)
+publish_forwards(struct publisher *p, const struct daemon *d, int news,
+    int64_t now)
 {
-	char text[400], esc[1024], msg[1040];
+	char text[400];
 
+	/* Unknown to healthy is no news, but -f --wait waits for it. */
+	if (!news && p->wait_fd == -1)
+		return;
 	write_state(p, d, now);
 	if (d->sv.state != SV_UP)
 		return;
-	if (p->wait_fd != -1 && fwdcheck_healthy(&d->fwd)) {
-		tell_parent(p, WAIT_UP, "up");
-		close(p->wait_fd);
-		p->wait_fd = -1;
-	}
+	if (fwdcheck_healthy(&d->fwd))
+		parent_up(p);
 	status_text(d, now, text, sizeof(text));
-	log_escape(esc, sizeof(esc), text);
-	snprintf(msg, sizeof(msg), "STATUS=%s", esc);
-	notify_send(msg);
+	status_destination(d, text, sizeof(text));
+	send_status(text);
 }
 
 void

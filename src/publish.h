@@ -44,11 +44,13 @@ void	publish_change(struct publisher *p, const struct daemon *d,
 	    const struct sv_out *out, int64_t now);
 
 /*
- * A forward's health changed (d->fwd_text): rewrite the state file and,
- * while up, systemd's STATUS= (DESIGN.md §Forward health).
+ * A forward's health changed; news: the phrase shown changed
+ * (fwdcheck_news()).  With news, or while -f --wait's parent waits for
+ * healthy forwards, rewrite the state file and, while up, tell the
+ * parent and systemd's STATUS= (DESIGN.md §Forward health).
  */
 void	publish_forwards(struct publisher *p, const struct daemon *d,
-	    int64_t now);
+	    int news, int64_t now);
 
 /* Rewrite the state file now (SIGUSR2, a new connection). */
 void	publish_refresh(struct publisher *p, const struct daemon *d,

@@ -24,6 +24,7 @@
 #include "unit.h"
 
 #include "fwdcheck.h"
+#include "log.h"
 #include "sshout.h"
 #include "util.h"
 
@@ -416,6 +417,101 @@ test_schedule(void **state)
 	}
 }
 
+/*
+ * What is told as health changes, in order, on one forward: a step is
+ * ssh's channel lines (or the session's edge), then, as the loop does
+ * after a change, what fwdcheck_news() says.
+ */
+enum step { S_REFUSED, S_OPENED, S_DOWN, S_UP, S_END };
+
+struct news_row {
+	enum step	 step;
+	int		 changed;	/* fwdcheck_line()'s answer */
+	int		 news;
+	int		 level;
+	const char	*line;		/* when news */
+	const char	*shown;
+};
+
+static const struct news_row news_rows[] = {
+	/* Unknown to healthy: a change, but nothing to tell. */
+	{ S_OPENED, 1, 0, 0, NULL, "" },
+	{ S_REFUSED, 1, 1, LOG_LVL_WARNING, REFUSED, REFUSED },
+	/* The same refusal again is no change at all. */
+	{ S_REFUSED, 0, 0, 0, NULL, REFUSED },
+	{ S_OPENED, 1, 1, LOG_LVL_INFO, "forwards healthy again", "" },
+	{ S_REFUSED, 1, 1, LOG_LVL_WARNING, REFUSED, REFUSED },
+	/* The session ends: forgotten, nothing shown. */
+	{ S_DOWN, 0, 0, 0, NULL, "" },
+	/* Outside a session a refusal is kept but is no change ... */
+	{ S_REFUSED, 0, 0, 0, NULL, "" },
+	/* ... and, never shown, its end is nothing to tell either. */
+	{ S_UP, 0, 0, 0, NULL, "" },
+	{ S_OPENED, 1, 0, 0, NULL, "" },
+	{ S_REFUSED, 1, 1, LOG_LVL_WARNING, REFUSED, REFUSED },
+	{ S_END, 0, 0, 0, NULL, NULL },
+};
+
+static void
+test_news(void **state)
+{
+	const struct news_row *row;
+	struct fwdcheck fc;
+	char line[256];
+	int level, changed;
+
+	(void)state;
+	setup(&fc, FWD_CHECK_ALWAYS, seed);
+	fwdcheck_up(&fc, 1000);
+	for (row = news_rows; row->step != S_END; row++) {
+		changed = 0;
+		switch (row->step) {
+		case S_REFUSED:
+			changed = fwdcheck_line(&fc, FAILED);
+			changed |= fwdcheck_line(&fc, FREED);
+			break;
+		case S_OPENED:
+			changed = fwdcheck_line(&fc, FREED);
+			break;
+		case S_DOWN:
+			fwdcheck_down(&fc);
+			break;
+		case S_UP:
+			fwdcheck_up(&fc, 2000);
+			break;
+		case S_END:
+			break;
+		}
+		assert_int_equal(changed, row->changed);
+		level = -1;
+		line[0] = '\0';
+		if (changed)
+			assert_int_equal(fwdcheck_news(&fc, &level, line,
+			    sizeof(line)), row->news);
+		if (row->news) {
+			assert_int_equal(level, row->level);
+			assert_string_equal(line, row->line);
+		} else
+			assert_int_equal(level, -1);
+		assert_string_equal(fwdcheck_shown(&fc), row->shown);
+	}
+}
+
+/* Off: ssh's lines are not read, and nothing changes. */
+static void
+test_off(void **state)
+{
+	struct fwdcheck fc;
+
+	(void)state;
+	setup(&fc, 0, seed);
+	fwdcheck_up(&fc, 1000);
+	assert_int_equal(fwdcheck_line(&fc, FAILED), 0);
+	assert_int_equal(fwdcheck_line(&fc, FREED), 0);
+	assert_int_equal(fc.f[0].health, FWD_UNKNOWN);
+	assert_int_equal(fwdcheck_run(&fc, 5000), 0);
+}
+
 int
 main(void)
 {
@@ -423,6 +519,8 @@ main(void)
 	add_test("channel lines", test_channel_lines, NULL);
 	add_test("refused, then healthy", test_refused_then_healthy, NULL);
 	add_test("schedule", test_schedule, NULL);
+	add_test("what is told, and when", test_news, NULL);
+	add_test("off: lines not read", test_off, NULL);
 	add_test("parse RemoteForward values", test_parse_remote, NULL);
 	add_test("the port monitor's forwards", test_monitor_forwards, NULL);
 	add_test("a RemoteForward's target", test_remote_target, NULL);
