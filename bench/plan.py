@@ -10,8 +10,9 @@ from .scenarios import (LINK_DOWN_S, MON_POLL, MON_PORT, QUICK_ALIVE,
                         REVERSE_PORT, SEED_ALIVE, SSHD_DOWN_LONG_S, SSHD_DOWN_S,
                         SSHD_OUTAGE_S, START_BOUND_S, sc_blackhole, sc_hung,
                         sc_idle, sc_link, sc_reverse, sc_sshd_down,
-                        sc_sshd_restart, sc_start, sc_storm)
+                        sc_sshd_restart, sc_start)
 from .scenarios import sc_eyeballs, sc_failover
+from .storm import sc_storm
 
 
 class Limits:
