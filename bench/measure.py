@@ -203,12 +203,13 @@ def read_ctxt(pid):
     return total
 
 
-def read_rss_kb(pid):
-    """VmRSS of pid in KiB, or None if it is gone."""
+def read_status_kb(pid, key):
+    """A KiB figure of /proc/PID/status (\"VmRSS\", \"RssAnon\"), or None if
+    pid is gone."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1])
     except OSError:
         pass

@@ -54,6 +54,8 @@ ROWS = [
     ("idle-seed", "idle bytes a day (IP)", "bytes_day", "bytes", None),
     ("idle-noalive", "idle bytes a day (IP)", "bytes_day", "bytes", None),
     ("idle-seed", "footprint: supervisor RSS, KB", "rss_kb", "kb", None),
+    ("idle-seed", "footprint: supervisor memory of its own (RssAnon), KB",
+     "anon_kb", "kb", None),
     ("idle-seed", "footprint: supervisor open fds", "fds", "n", None),
     ("idle-seed", "footprint: supervisor wake-ups an hour", "wakeups_h", "rate", None),
 ] + [

@@ -13,7 +13,7 @@ import time
 
 import lab as labmod
 
-from .measure import (count_on, count_read, read_ctxt, read_rss_kb,
+from .measure import (count_on, count_read, read_ctxt, read_status_kb,
                       syn_count_on, syn_count_read, wait_answer, wait_connack,
                       now)
 
@@ -427,7 +427,8 @@ def sc_idle(job, alive):
             job.note(f"{job.program}: logged {len(logged)} line(s) during the idle "
                      f"window, first: {logged[0][:160]}")
         elapsed = now() - t0
-        rss = read_rss_kb(pid)
+        rss = read_status_kb(pid, "VmRSS")
+        anon = read_status_kb(pid, "RssAnon")
         fds = len(labmod.open_fds(pid))
         if ssh0 != sup.ssh_pids():
             job.note(f"{job.program}: ssh was replaced during the idle window")
@@ -435,12 +436,15 @@ def sc_idle(job, alive):
     job.config = config_text(alive)
     job.procedure = (f"tunnel up, 5 s to settle, then {window} s idle: bytes counted "
                      f"by nftables counters in the server namespace (IP packets from "
-                     f"and to the client), scaled to a day; the supervisor's VmRSS and "
+                     f"and to the client), scaled to a day; the supervisor's VmRSS "
+                     f"(with the C library's pages, shared with every process "
+                     f"that uses it), its RssAnon (memory of its own) and "
                      f"open descriptors at the end, its context switches (voluntary + "
                      f"involuntary) over the window, scaled to an hour; "
                      f"AUTOSSH_LOGLEVEL={job.opts['loglevel']} for both")
     return {"bytes_day": [by * 86400.0 / elapsed], "packets": [pk],
-            "window": [elapsed], "rss_kb": [rss], "fds": [fds],
+            "window": [elapsed], "rss_kb": [rss], "anon_kb": [anon],
+            "fds": [fds],
             "wakeups_h": [(sw1 - sw0) * 3600.0 / elapsed if sw0 is not None
                           and sw1 is not None else None],
             "wakeups_h_detail": [(f"{sw1 - sw0} in {elapsed:.0f} s"
