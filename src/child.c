@@ -246,10 +246,11 @@ child_gone(struct child *c)
 void
 child_note(struct child *c, const char *line)
 {
-	enum ssh_cause cause = sshout_cause(line);
+	enum ssh_cause cause;
 
 	if (line[0] == '\0')
 		return;
+	cause = sshout_cause(line);
 	if (cause >= c->cause) {
 		c->cause = cause;
 		util_strlcpy(c->reason, line, sizeof(c->reason));
