@@ -140,7 +140,10 @@ status_destination(const struct daemon *d, char *buf, size_t len)
 	    in_use ? in_use : "?", dest_reason(d));
 }
 
-/* One line for systemd's STATUS= and the --wait parent. */
+/*
+ * One line for systemd's STATUS= and the --wait parent, with the
+ * destination when there are fallbacks.
+ */
 static void
 status_text(const struct daemon *d, int64_t now, char *buf, size_t len)
 {
@@ -168,6 +171,7 @@ status_text(const struct daemon *d, int64_t now, char *buf, size_t len)
 		    d->sv.starts);
 		break;
 	}
+	status_destination(d, buf, len);
 }
 
 /*
@@ -271,7 +275,6 @@ publish_change(struct publisher *p, const struct daemon *d,
 	if (out->actions & SV_CHANGED) {
 		write_state(p, d, now);
 		status_text(d, now, text, sizeof(text));
-		status_destination(d, text, sizeof(text));
 		send_status(text);
 		if (d->sv.state == SV_BACKOFF)
 			tell_parent(p, WAIT_RETRY, text);
@@ -304,7 +307,6 @@ publish_forwards(struct publisher *p, const struct daemon *d, int news,
 	if (fwdcheck_healthy(&d->fwd))
 		parent_up(p);
 	status_text(d, now, text, sizeof(text));
-	status_destination(d, text, sizeof(text));
 	send_status(text);
 }
 
