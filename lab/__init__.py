@@ -29,6 +29,7 @@ The public interface is what this module exports; the modules behind it:
   lab.blackhole_address(), with lab.set_hosts() naming them).
 - probes.py: the tunnel probes, as Lab methods (lab.mqtt_roundtrip(), ...).
 - autossh.py: AutosshProcess, the handle on a started supervisor.
+- notify.py: NotifySocket, a fake systemd recording what it is told.
 - core.py: Lab, which composes them.
 
 Two facts about the machine shape the lab:
@@ -50,6 +51,7 @@ from .constants import (CLIENT_HOME, IFNAME, KEY_NAME, MQTT_PORT, NET6_PREFIX,
                         SSHD_PORT, SYSTEM_PATH, TREE, TUNNEL_PORT)
 from .core import ECHO_SERVER, Lab
 from .faults import PortHold
+from .notify import NotifySocket
 from .netns import (SocketMaker, enter_netns, netns_inode, netns_listener,
                     netns_pids, netns_socket, sweep_stale_labs)
 from .procs import (alive, all_pids, children, cmdline, cont_pid, file_size,
@@ -61,7 +63,7 @@ from .sshd import Sshd
 __all__ = [
     "AutosshProcess", "Broker", "CLIENT_HOME", "ECHO_SERVER", "IFNAME",
     "KEY_NAME", "Lab", "MQTT_PORT", "NET6_PREFIX", "NET_PREFIX", "NFT_ADDR_TABLE", "NFT_TABLE",
-    "NS_PREFIX", "PortHold", "SSHD", "SSHD_PORT", "SYSTEM_PATH", "Sshd",
+    "NS_PREFIX", "NotifySocket", "PortHold", "SSHD", "SSHD_PORT", "SYSTEM_PATH", "Sshd",
     "SocketMaker", "TREE", "TUNNEL_PORT", "alive", "all_pids", "children",
     "cmdline", "cont_pid", "enter_netns", "exe_of", "file_size", "forks_to_background",
     "netns_inode", "netns_listener", "netns_pids", "netns_socket", "open_fds",

@@ -80,14 +80,24 @@ def in_use(lab, prog, dest):
 def run_failover(lab, autossh, back):
     """Primary blackholed under a QoS 1 sequence: on Backup, nothing lost;
     with back, the primary answers again and the tunnel returns to it."""
+    with labmod.NotifySocket(os.path.join(lab.workdir, "notify.sock")) as n:
+        run_failover_notified(lab, autossh, back, n)
+
+
+def run_failover_notified(lab, autossh, back, notified):
     backup = backup_host(lab)
     prog = autossh(["-M0", f"--deadline={DEADLINE_S}", "--fallback=Backup",
                     "-N", "Broker"],
-                   env={"AUTOSSH_BACKOFF_MAX": "2", "AUTOSSH_NAME": NAME})
+                   env={"AUTOSSH_BACKOFF_MAX": "2", "AUTOSSH_NAME": NAME,
+                        "NOTIFY_SOCKET": notified.path})
     assert lab.wait_tunnel(20) is not None, prog.log_text()
     st = status(lab, prog)
     assert st["destination_in_use"] == "Broker", st
     assert st["destination_reason"] == "primary", st
+    # With fallbacks, systemd's STATUS= says where ssh goes and why.
+    assert labmod.wait_for(lambda: "up (Broker, start 1); destination "
+                           "Broker (primary)" in notified.statuses(), 5), \
+        notified.texts()
 
     sub = Subscriber(lab)
     seq = None
@@ -106,6 +116,10 @@ def run_failover(lab, autossh, back):
             st = status(lab, prog)
             assert st["destination_reason"].startswith(
                 "fallback: primary failed twice"), st
+            assert labmod.wait_for(lambda: any(
+                t.startswith("up (Backup, start ") and "; destination "
+                "Backup (fallback: primary failed twice" in t
+                for t in notified.statuses()), 20), notified.texts()
             assert backup in ssh_peer_addrs(lab), prog.log_text()
             time.sleep(5)
             if back:

@@ -6,7 +6,6 @@ again.  A refused target is not a dead tunnel.
 
 import json
 import os
-import socket
 import threading
 import time
 
@@ -137,35 +136,6 @@ def test_wait_with_check_forwards_returns_soon_when_healthy(lab,
     lab.kill_client_processes()
 
 
-class Notified:
-    """A fake systemd socket: the datagrams autossh sends, in order."""
-
-    def __init__(self, path):
-        if os.path.exists(path):
-            os.unlink(path)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(path)
-        self.sock.settimeout(0.2)
-        self.texts = []
-        self.stop = False
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        while not self.stop:
-            try:
-                self.texts.append(self.sock.recv(4096).decode())
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-
-    def close(self):
-        self.stop = True
-        self.thread.join()
-        self.sock.close()
-
-
 RFWD_PORT = 22900     # the server's end of the -R
 RFWD_TARGET = 22901   # its target on the client; nothing listens at first
 
@@ -173,17 +143,14 @@ RFWD_TARGET = 22901   # its target on the client; nothing listens at first
 @pytest.mark.timeout(120)
 def test_a_refused_remote_forward_target_is_not_a_dead_tunnel(lab, autossh):
     # -R's target is on this machine: autossh connects to it itself.
-    notified = Notified(os.path.join(lab.workdir, "notify.sock"))
-    try:
-        remote_target_refused_then_healthy(lab, autossh, notified)
-    finally:
-        notified.close()
+    with labmod.NotifySocket(os.path.join(lab.workdir, "notify.sock")) as n:
+        remote_target_refused_then_healthy(lab, autossh, n)
 
 
 def remote_target_refused_then_healthy(lab, autossh, notified):
     prog = autossh(["-M0", f"--check-forwards={CHECK_S}", "-N", "-R",
                     f"{RFWD_PORT}:127.0.0.1:{RFWD_TARGET}", "Broker"],
-                   env={"NOTIFY_SOCKET": notified.sock.getsockname()})
+                   env={"NOTIFY_SOCKET": notified.path})
     assert lab.wait_tunnel(15) is not None, prog.log_text()
     want = (f"forward R {RFWD_PORT}\u2192127.0.0.1:{RFWD_TARGET}: "
             "target refused on this machine")
@@ -197,8 +164,8 @@ def remote_target_refused_then_healthy(lab, autossh, notified):
     assert f"up, {want} for" in text, text
     path = f"/run/autossh/{st['name']}.state"
     assert f"forwards {want}\n" in open(path).read()
-    assert any(t.startswith("STATUS=up") and want in t
-               for t in notified.texts), notified.texts
+    assert any(t.startswith("up") and want in t
+               for t in notified.statuses()), notified.texts()
     ssh = prog.ssh_pids()
     assert len(ssh) == 1, ssh
 
@@ -208,6 +175,10 @@ def remote_target_refused_then_healthy(lab, autossh, notified):
             lambda: status(lab, prog).get("forwards") == "", 20,
             interval=0.5)
         assert healthy, prog.log_text()
+        # Healthy again is told to systemd too: up, without the phrase.
+        assert labmod.wait_for(lambda: notified.statuses()[-1].startswith(
+            "up") and "forward" not in notified.statuses()[-1], 5), \
+            notified.texts()
         # Two more checks: still healthy, one line each way.
         time.sleep(2 * CHECK_S + 1)
         assert status(lab, prog).get("forwards") == "", prog.log_text()

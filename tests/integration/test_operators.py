@@ -4,8 +4,6 @@ JSON, systemd's notifications, -f --wait."""
 
 import json
 import os
-import socket
-import threading
 import time
 
 import pytest
@@ -99,44 +97,10 @@ def test_refused_remote_forward_never_up_until_port_freed(lab, autossh):
     assert wait_state(lab, prog, "up", 20, "Reverse"), prog.log_text()
 
 
-class NotifyListener:
-    """A fake systemd: a datagram socket that records what it is told."""
-
-    def __init__(self, path):
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(path)
-        self.sock.settimeout(0.2)
-        self.messages = []      # (monotonic time, text)
-        self.stop = False
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        while not self.stop:
-            try:
-                data = self.sock.recv(4096)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.messages.append((time.monotonic(), data.decode()))
-
-    def texts(self):
-        return [m for _, m in self.messages]
-
-    def close(self):
-        self.stop = True
-        self.thread.join()
-        self.sock.close()
-
-
 @pytest.mark.timeout(90)
 def test_notify_ready_only_when_the_tunnel_works(lab, autossh):
     path = os.path.join(lab.workdir, "notify.sock")
-    if os.path.exists(path):
-        os.unlink(path)
-    listener = NotifyListener(path)
+    listener = labmod.NotifySocket(path)
     try:
         # A slow path to make a too-early READY visible: the tunnel is
         # not usable until authentication and the forwards are done.
