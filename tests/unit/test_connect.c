@@ -922,6 +922,29 @@ test_accept_child_gets_params(void **state)
 	conn_close(&c);
 }
 
+/*
+ * A helper connects and is accepted (we are our parent's child, as the
+ * helper is ssh's), told lost_ms; what it was sent lands in buf,
+ * NUL-terminated.  Returns its length.
+ */
+static ssize_t
+helper_reads(struct conn *c, int64_t lost_ms, char *buf, size_t len)
+{
+	ssize_t n;
+	int s;
+
+	s = dial_listener(c);
+	assert_true(readable(c->listen_fd, 1000));
+	conn_accept(c, getppid(), lost_ms, now_ms());
+	assert_true(c->peer_fd >= 0);
+	assert_true(readable(s, 1000));
+	n = recv(s, buf, len - 1, 0);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	close(s);
+	return n;
+}
+
 static void
 check_reuse_message(int family, const char *addr, int port,
     uint32_t rtt_us, int want_ms)
@@ -930,20 +953,12 @@ check_reuse_message(int family, const char *addr, int port,
 	struct conn c;
 	struct connparams p;
 	ssize_t n;
-	int s;
 
 	open_local(&c, 22);
 	c.reuse_port = 1;
 	c.last_rtt_us = rtt_us;
 	fill_ss(&c.last_local, family, addr, port);
-	s = dial_listener(&c);
-	assert_true(readable(c.listen_fd, 1000));
-	conn_accept(&c, getppid(), NEVER, now_ms());
-	assert_true(c.peer_fd >= 0);
-	assert_true(readable(s, 1000));
-	n = recv(s, buf, sizeof(buf) - 1, 0);
-	assert_true(n > 0);
-	buf[n] = '\0';
+	n = helper_reads(&c, NEVER, buf, sizeof(buf));
 	/* The parameters, then the old address and the attempt's life. */
 	snprintf(want, sizeof(want), "reuse %s %d\nreuse_ms %d\n", addr, port,
 	    want_ms);
@@ -953,7 +968,6 @@ check_reuse_message(int family, const char *addr, int port,
 	assert_int_equal(p.reuse.ss_family, family);
 	assert_int_equal(port_of(&p.reuse), port);
 	assert_int_equal(p.reuse_ms, want_ms);
-	close(s);
 	conn_close(&c);
 }
 
@@ -988,27 +1002,18 @@ check_prefer_message(int family, const char *addr)
 	struct conn c;
 	struct connparams p;
 	ssize_t n;
-	int s;
 
 	open_local(&c, 22);
 	fill_ss(&c.remote, family, addr, 22222);
 	/* The last connection's remote end outlives it. */
 	conn_reset(&c);
-	s = dial_listener(&c);
-	assert_true(readable(c.listen_fd, 1000));
-	conn_accept(&c, getppid(), NEVER, now_ms());
-	assert_true(c.peer_fd >= 0);
-	assert_true(readable(s, 1000));
-	n = recv(s, buf, sizeof(buf) - 1, 0);
-	assert_true(n > 0);
-	buf[n] = '\0';
+	n = helper_reads(&c, NEVER, buf, sizeof(buf));
 	/* The address only: the port is the host's. */
 	snprintf(want, sizeof(want), "prefer %s\n", addr);
 	assert_memory_equal(buf, c.params, c.params_len);
 	assert_string_equal(buf + c.params_len, want);
 	assert_int_equal(connparams_parse(buf, (size_t)n, &p), 0);
 	assert_int_equal(p.prefer.ss_family, family);
-	close(s);
 	conn_close(&c);
 }
 
@@ -1025,21 +1030,14 @@ test_accept_no_reuse_without_address(void **state)
 {
 	char buf[2048];
 	struct conn c;
-	ssize_t n;
-	int s;
 
 	(void)state;
 	/* reuse_port with no previous address: nothing to add. */
 	open_local(&c, 22);
 	c.reuse_port = 1;
-	s = dial_listener(&c);
-	assert_true(readable(c.listen_fd, 1000));
-	conn_accept(&c, getppid(), NEVER, now_ms());
-	assert_true(readable(s, 1000));
-	n = recv(s, buf, sizeof(buf), 0);
-	assert_int_equal(n, (ssize_t)c.params_len);
+	assert_int_equal(helper_reads(&c, NEVER, buf, sizeof(buf)),
+	    (ssize_t)c.params_len);
 	assert_memory_equal(buf, c.params, c.params_len);
-	close(s);
 	conn_close(&c);
 }
 
@@ -1051,17 +1049,10 @@ accepted_outage(int64_t lost_ms)
 	struct connparams p;
 	struct conn c;
 	ssize_t n;
-	int s;
 
 	open_local(&c, 22);
-	s = dial_listener(&c);
-	assert_true(readable(c.listen_fd, 1000));
-	conn_accept(&c, getppid(), lost_ms, now_ms());
-	assert_true(readable(s, 1000));
-	n = recv(s, buf, sizeof(buf), 0);
-	assert_true(n > 0);
+	n = helper_reads(&c, lost_ms, buf, sizeof(buf));
 	assert_int_equal(connparams_parse(buf, (size_t)n, &p), 0);
-	close(s);
 	conn_close(&c);
 	return p.outage_ms;
 }
