@@ -38,7 +38,6 @@
 #define POLL_S		10	/* timeout 5 s, retry pause 1 s */
 #define FIRST_S		2
 #define T0		100000	/* the fake clock's start, in ms */
-#define NOBODY		65534	/* another user, for tests run as root */
 
 static char logpath[64];
 
@@ -54,15 +53,6 @@ tcp_socket(void)
 
 	assert_true(fd >= 0);
 	return fd;
-}
-
-static void
-loopback(struct sockaddr_in *sin, int port)
-{
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)port);
-	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 }
 
 static int
@@ -150,29 +140,6 @@ read_line(int fd, char *buf, size_t len)
 			break;
 	}
 	buf[got] = '\0';
-}
-
-/*
- * Connect to 127.0.0.1:port from a socket owned by uid (made with that
- * effective uid; only root can).  Returns -1 when not root.
- */
-static int
-connect_as(uid_t uid, int port)
-{
-	struct sockaddr_in sin;
-	uid_t self = geteuid();
-	int fd;
-
-	if (self != 0)
-		return -1;
-	assert_int_equal(seteuid(uid), 0);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_int_equal(seteuid(self), 0);
-	assert_true(fd >= 0);
-	loopback(&sin, port);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)),
-	    0);
-	return fd;
 }
 
 static int

@@ -24,17 +24,6 @@
 
 #include "sockdiag.h"
 
-#define NOBODY		65534	/* another user, for tests run as root */
-
-static void
-loopback(struct sockaddr_in *sin, int port)
-{
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)port);
-	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-}
-
 /* Listen on a free 127.0.0.1 port; its number goes to *port. */
 static int
 listener(int *port)
@@ -61,32 +50,6 @@ accept_one(int lfd)
 	assert_int_equal(poll(&p, 1, 3000), 1);
 	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	assert_true(fd >= 0);
-	return fd;
-}
-
-/*
- * Connect to 127.0.0.1:port from a socket owned by uid (made with that
- * effective uid; only root can; uid -1: as we are).  Returns -1 when
- * another uid is asked for and we are not root.
- */
-static int
-connect_as(uid_t uid, int port)
-{
-	struct sockaddr_in sin;
-	uid_t self = geteuid();
-	int fd;
-
-	if (uid != (uid_t)-1 && self != 0)
-		return -1;
-	if (uid != (uid_t)-1)
-		assert_int_equal(seteuid(uid), 0);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (uid != (uid_t)-1)
-		assert_int_equal(seteuid(self), 0);
-	assert_true(fd >= 0);
-	loopback(&sin, port);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)),
-	    0);
 	return fd;
 }
 
