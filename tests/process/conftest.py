@@ -120,6 +120,24 @@ class Run:
             preexec_fn=ignore if preexec_ignore else None)
         return self.proc
 
+    def start_private(self, setup, args, plan, **env):
+        """Start autossh with args in a private mount namespace whose /run
+        is an empty tmpfs, after setup (shell; $$ is autossh's pid, since
+        the shell execs it).  plan lines are written as latin-1, so a test
+        can give fakessh any byte.  Returns the Popen (also self.proc)."""
+        self.plan.write_bytes("".join(line + "\n" for line in plan)
+                              .encode("latin-1"))
+        script = ('mount -t tmpfs -o mode=0755 tmpfs /run || exit 99\n' +
+                  setup + ' && exec "$@"')
+        argv = ["unshare", "--mount", "--propagation", "private",
+                "sh", "-c", script, "sh", str(_autossh_bin())] + list(args)
+        self.stderr_file = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(argv, env=self.env(**env),
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=self.stderr_file, cwd=self.tmp)
+        return self.proc
+
     def run(self, args, plan, timeout=20, **env):
         """Run autossh to completion; return its exit status."""
         self.start(args, plan, **env)

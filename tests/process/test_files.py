@@ -17,11 +17,10 @@ tests/integration/test_monitor.py::test_loop_mode_passes_tests.
 import os
 import signal
 import stat
-import subprocess
 
 import pytest
 
-from conftest import _autossh_bin, wait_for
+from conftest import wait_for
 
 RUNNING = ["forever 0"]
 # A pid above any pid_max: never a running process.
@@ -35,21 +34,10 @@ def _need_root():
 
 
 def start_private(run, name, setup, plan=RUNNING, **env):
-    """Start autossh --name=name in a private mount namespace whose /run is
-    an empty tmpfs; setup is shell run there first ($$ is autossh's pid,
-    since the shell execs it).  Returns the Popen (also run.proc)."""
-    run.plan.write_text("".join(line + "\n" for line in plan))
-    script = ('mount -t tmpfs -o mode=0755 tmpfs /run && ' + setup +
-              ' && exec "$@"')
-    argv = ["unshare", "--mount", "--propagation", "private",
-            "sh", "-c", script, "sh", str(_autossh_bin()), f"--name={name}",
-            "-M0", "-N", "Broker"]
-    run.stderr_file = open(run.stderr_path, "wb")
-    run.proc = subprocess.Popen(argv, env=run.env(**env),
-                                stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL,
-                                stderr=run.stderr_file, cwd=run.tmp)
-    return run.proc
+    """Start autossh --name=name -M0 -N Broker in a private mount
+    namespace whose /run is an empty tmpfs, after setup (shell)."""
+    return run.start_private(setup, [f"--name={name}", "-M0", "-N", "Broker"],
+                             plan, **env)
 
 
 def in_ns(proc, path):

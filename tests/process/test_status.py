@@ -184,23 +184,6 @@ def test_status_escapes_raw_bytes_in_a_file_of_our_own(tmp_path):
     assert "\u009b" in doc[0]["destination"]
 
 
-def start_ns(run, setup, args, plan, **env):
-    """Start autossh in a private mount namespace after setup (shell);
-    returns its Popen (run.proc); its pid is autossh's."""
-    run.plan.write_bytes("".join(line + "\n" for line in plan)
-                         .encode("latin-1"))
-    script = ('mount -t tmpfs -o mode=0755 tmpfs /run || exit 99\n' +
-              setup + ' && exec "$@"')
-    argv = ["unshare", "--mount", "--propagation", "private",
-            "sh", "-c", script, "sh", str(_autossh_bin())] + args
-    run.stderr_file = open(run.stderr_path, "wb")
-    run.proc = subprocess.Popen(argv, env=run.env(**env),
-                                stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL,
-                                stderr=run.stderr_file, cwd=run.tmp)
-    return run.proc
-
-
 def stop(run):
     run.signal(signal.SIGTERM)
     assert run.proc.wait(timeout=10) == 1
@@ -210,9 +193,9 @@ def stop(run):
 def test_fifo_at_the_state_file_name_does_not_hang(run):
     """A FIFO where the state file goes: open() would wait for a writer,
     and SIGTERM would not end the wait."""
-    start_ns(run, "mkdir -m 0700 /run/autossh && "
-             "mkfifo -m 0600 /run/autossh/fifo.state",
-             ["--name=fifo", "-M0", "-N", "Broker"], ["forever 0"])
+    run.start_private("mkdir -m 0700 /run/autossh && "
+                      "mkfifo -m 0600 /run/autossh/fifo.state",
+                      ["--name=fifo", "-M0", "-N", "Broker"], ["forever 0"])
     assert run.wait_starts(1, timeout=10), "blocked before starting ssh"
     stop(run)
 
@@ -222,9 +205,9 @@ def test_planted_fifo_in_a_shared_directory(run):
     """nobody plants a FIFO as the state file in a world-writable state
     directory (what the pidfile's directory, /tmp say, used to be without
     XDG_RUNTIME_DIR): autossh says it refuses the directory and runs."""
-    start_ns(run, "mkdir -m 1777 /run/autossh && " + " ".join(NOBODY) +
-             " mkfifo -m 0666 /run/autossh/shared.state",
-             ["--name=shared", "-M0", "-N", "Broker"], ["forever 0"])
+    run.start_private("mkdir -m 1777 /run/autossh && " + " ".join(NOBODY) +
+                      " mkfifo -m 0666 /run/autossh/shared.state",
+                      ["--name=shared", "-M0", "-N", "Broker"], ["forever 0"])
     assert run.wait_starts(1, timeout=10), "blocked before starting ssh"
     assert run.wait_log("refusing the state directory /run/autossh: "
                         "writable by others (mode 1777)"), run.log()
@@ -239,8 +222,8 @@ def in_ns(pid, *argv):
 def start_hostile(run):
     """An instance whose ssh printed HOSTILE; returns its Popen once
     --status shows those words."""
-    proc = start_ns(run, "true", ["--name=esc", "-M0", "-N", "Broker"],
-                    HOSTILE_PLAN, AUTOSSH_GATETIME="0")
+    proc = run.start_private("true", ["--name=esc", "-M0", "-N", "Broker"],
+                             HOSTILE_PLAN, AUTOSSH_GATETIME="0")
     assert run.wait_starts(2), run.log()
     assert wait_for(lambda: b"pwned" in in_ns(
         proc.pid, str(_autossh_bin()), "--status", "--json").stdout)
@@ -274,8 +257,9 @@ def test_status_notifications_are_escaped(run, tmp_path):
     sock.settimeout(0.2)
     got = []
     try:
-        start_ns(run, "true", ["--name=notify", "-M0", "-N", "Broker"],
-                 HOSTILE_PLAN, AUTOSSH_GATETIME="0", NOTIFY_SOCKET=path)
+        run.start_private("true", ["--name=notify", "-M0", "-N", "Broker"],
+                          HOSTILE_PLAN, AUTOSSH_GATETIME="0",
+                          NOTIFY_SOCKET=path)
 
         def backing_off():
             try:
@@ -297,10 +281,10 @@ def test_status_notifications_are_escaped(run, tmp_path):
 def test_wait_output_is_escaped(run, tmp_path):
     """-f --wait: the foreground prints ssh's last words on a terminal."""
     pidfile = tmp_path / "wait.pid"
-    start_ns(run, "true", ["--name=wait", "-f", "--wait=20", "-M0", "-N",
-                           "Broker"], [f"50 255 {HOSTILE}"],
-             AUTOSSH_GATETIME="0", AUTOSSH_MAXSTART="2",
-             AUTOSSH_PIDFILE=str(pidfile))
+    run.start_private("true", ["--name=wait", "-f", "--wait=20", "-M0",
+                               "-N", "Broker"], [f"50 255 {HOSTILE}"],
+                      AUTOSSH_GATETIME="0", AUTOSSH_MAXSTART="2",
+                      AUTOSSH_PIDFILE=str(pidfile))
     rc = run.proc.wait(timeout=30)
     err = run.stderr_path.read_bytes()
     assert rc == 1, err
