@@ -233,31 +233,34 @@ def median_of(samples):
 NFT_COUNT_TABLE = "ashbench_count"
 
 
-def count_on(lab, workdir):
-    """nftables counters in the server namespace for everything from and to
-    the client's addresses (IP packet bytes, i.e. without the link header)."""
-    c, c6 = lab.client_addr, lab.client_addr6
-    ruleset = "\n".join([
-        f"add table inet {NFT_COUNT_TABLE}",
-        f"delete table inet {NFT_COUNT_TABLE}",
-        f"table inet {NFT_COUNT_TABLE} {{",
-        "  chain input {",
-        "    type filter hook input priority filter + 10; policy accept;",
-        f"    ip saddr {c} counter",
-        f"    ip6 saddr {c6} counter",
-        "  }",
-        "  chain output {",
-        "    type filter hook output priority filter + 10; policy accept;",
-        f"    ip daddr {c} counter",
-        f"    ip6 daddr {c6} counter",
-        "  }",
-        "}", ""])
-    path = os.path.join(workdir, "count.nft")
+def _nft_counters(lab, workdir, table, inputs, outputs):
+    """(Re)create the nftables table `table` in the server namespace with
+    one counting rule per line of inputs (hook input) and outputs (hook
+    output), after the lab's own rules; the ruleset is kept in workdir."""
+    hook = "    type filter hook {} priority filter + 10; policy accept;"
+    ruleset = "\n".join(
+        [f"add table inet {table}", f"delete table inet {table}",
+         f"table inet {table} {{",
+         "  chain input {", hook.format("input")]
+        + [f"    {rule} counter" for rule in inputs]
+        + ["  }", "  chain output {", hook.format("output")]
+        + [f"    {rule} counter" for rule in outputs]
+        + ["  }", "}", ""])
+    path = os.path.join(workdir, f"{table}.nft")
     with open(path, "w") as f:
         f.write(ruleset)
     r = lab.server_run(["nft", "-f", path])
     if r.returncode != 0:
         raise RuntimeError(f"nft: {r.stderr}")
+
+
+def count_on(lab, workdir):
+    """nftables counters in the server namespace for everything from and to
+    the client's addresses (IP packet bytes, i.e. without the link header)."""
+    c, c6 = lab.client_addr, lab.client_addr6
+    _nft_counters(lab, workdir, NFT_COUNT_TABLE,
+                  [f"ip saddr {c}", f"ip6 saddr {c6}"],
+                  [f"ip daddr {c}", f"ip6 daddr {c6}"])
 
 
 def count_read(lab):
@@ -278,27 +281,12 @@ def syn_count_on(lab, workdir):
     without ACK) from the client to sshd's port, and the RSTs sent back."""
     c, c6, port = lab.client_addr, lab.client_addr6, labmod.SSHD_PORT
     syn = "tcp flags & (syn | ack) == syn"
-    ruleset = "\n".join([
-        f"add table inet {NFT_SYN_TABLE}",
-        f"delete table inet {NFT_SYN_TABLE}",
-        f"table inet {NFT_SYN_TABLE} {{",
-        "  chain input {",
-        "    type filter hook input priority filter + 10; policy accept;",
-        f"    ip saddr {c} tcp dport {port} {syn} counter",
-        f"    ip6 saddr {c6} tcp dport {port} {syn} counter",
-        "  }",
-        "  chain output {",
-        "    type filter hook output priority filter + 10; policy accept;",
-        f"    ip daddr {c} tcp sport {port} tcp flags & rst == rst counter",
-        f"    ip6 daddr {c6} tcp sport {port} tcp flags & rst == rst counter",
-        "  }",
-        "}", ""])
-    path = os.path.join(workdir, "syn.nft")
-    with open(path, "w") as f:
-        f.write(ruleset)
-    r = lab.server_run(["nft", "-f", path])
-    if r.returncode != 0:
-        raise RuntimeError(f"nft: {r.stderr}")
+    rst = "tcp flags & rst == rst"
+    _nft_counters(lab, workdir, NFT_SYN_TABLE,
+                  [f"ip saddr {c} tcp dport {port} {syn}",
+                   f"ip6 saddr {c6} tcp dport {port} {syn}"],
+                  [f"ip daddr {c} tcp sport {port} {rst}",
+                   f"ip6 daddr {c6} tcp sport {port} {rst}"])
 
 
 def syn_count_read(lab):
